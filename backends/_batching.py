@@ -109,7 +109,8 @@ class BatchingBackend(ABC):
     def _take_batch(self) -> list[tuple[GenerationRequest, asyncio.Future[Generation]]]:
         """The oldest request and, in arrival order, up to max_batch_size - 1 compatible ones."""
         key = self.batch_key(self._pending[0][0])
-        batch, rest = [], []
+        batch: list[tuple[GenerationRequest, asyncio.Future[Generation]]] = []
+        rest: list[tuple[GenerationRequest, asyncio.Future[Generation]]] = []
         for item in self._pending:
             if len(batch) < self.max_batch_size and self.batch_key(item[0]) == key:
                 batch.append(item)

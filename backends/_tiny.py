@@ -13,11 +13,14 @@ import tempfile
 import threading
 import warnings
 from pathlib import Path
+from typing import Any
 
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<image>")
 # Printable ASCII (space to tilde) plus newline: every character is one token.
 CHARACTERS = "".join(chr(code) for code in range(32, 127)) + "\n"
 UNTRAINED_MODEL_NAME = "tiny-untrained-v1"
+# The trained model ships here (a save_pretrained folder) once it exists.
+SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "tiny_model"
 
 # Parts render in order (text as text, images as <image>); assistant turns open with ">" (the
 # generation prompt) and close with "</s>", so one template serves inference and training.
@@ -146,10 +149,10 @@ def build_tiny_model(
         image_token_index=ids["<image>"],
         vision_feature_select_strategy="default",
         vision_feature_layer=-1,
-        pad_token_id=ids["<pad>"],
     )
     torch.manual_seed(seed)
-    model = LlavaForConditionalGeneration(config).to(torch_dtype[dtype])
+    model: Any = LlavaForConditionalGeneration(config)
+    model.to(torch_dtype[dtype])
     model.generation_config = GenerationConfig(
         bos_token_id=ids["<s>"],
         eos_token_id=ids["</s>"],
@@ -162,13 +165,16 @@ def build_tiny_model(
     return path
 
 
-def _image_processor(image_size: int) -> object:
+def _image_processor(image_size: int) -> Any:
     """A CLIP image processor that resizes to a square and maps white to 0 (black to -2)."""
-    try:  # transformers 5 without torchvision: the PIL backend, without a fallback warning
-        from transformers import CLIPImageProcessorPil as ImageProcessor  # type: ignore[attr-defined]
-    except ImportError:
-        from transformers import CLIPImageProcessor as ImageProcessor
-    return ImageProcessor(
+    import transformers
+
+    # transformers 5 without torchvision: name the PIL backend directly (no fallback warning); it
+    # still saves as "CLIPImageProcessor", so the folder loads with or without torchvision.
+    image_processor_class: Any = getattr(transformers, "CLIPImageProcessorPil", None)
+    if image_processor_class is None:
+        image_processor_class = transformers.CLIPImageProcessor
+    return image_processor_class(
         do_resize=True,
         size={"height": image_size, "width": image_size},
         do_center_crop=False,
@@ -188,9 +194,8 @@ def default_model_path() -> Path:
     ``~/.cache/skillgap``). Concurrent callers (threads or processes) never see a half-written
     folder: the model is built in a temporary folder and renamed into place.
     """
-    shipped = Path(__file__).resolve().parent / "tiny_model"
-    if (shipped / "config.json").is_file():
-        return shipped
+    if (SHIPPED_MODEL_DIR / "config.json").is_file():
+        return SHIPPED_MODEL_DIR
     _warn_untrained()
     cache = Path(os.environ.get("SKILLGAP_CACHE") or Path.home() / ".cache" / "skillgap")
     target = cache / "models" / UNTRAINED_MODEL_NAME
@@ -226,4 +231,11 @@ def _warn_untrained() -> None:
         )
 
 
-__all__ = ["CHARACTERS", "CHAT_TEMPLATE", "SPECIAL_TOKENS", "build_tiny_model", "default_model_path"]
+__all__ = [
+    "CHARACTERS",
+    "CHAT_TEMPLATE",
+    "SHIPPED_MODEL_DIR",
+    "SPECIAL_TOKENS",
+    "build_tiny_model",
+    "default_model_path",
+]

@@ -9,13 +9,10 @@ from __future__ import annotations
 import json
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ._batching import BatchingBackend
 from ._types import Constraint, Generation, GenerationRequest, ImagePart, TextPart
-
-if TYPE_CHECKING:
-    import torch
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
 
@@ -58,9 +55,9 @@ class TransformersBackend(BatchingBackend):
         constrained: bool = True,
         local_files_only: bool | None = None,
     ):
-        source, is_local = _resolve_model(model)
         if dtype not in _DTYPES:
             raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        source, is_local = _resolve_model(model)
         super().__init__(source, max_batch_size=max_batch_size, batch_wait_s=batch_wait_s)
         import torch
 
@@ -111,7 +108,7 @@ class TransformersBackend(BatchingBackend):
                 raise ValueError(f"the processor of {self.model_id!r} has no tokenizer")
             # Left padding: every prompt ends where generation starts.
             tokenizer.padding_side = "left"
-            model = AutoModelForImageTextToText.from_pretrained(
+            model: Any = AutoModelForImageTextToText.from_pretrained(
                 self.model_id,
                 dtype=getattr(torch, self.dtype),
                 use_safetensors=True,
@@ -255,7 +252,6 @@ class TransformersBackend(BatchingBackend):
         cache_key = (constraint.kind, constraint.key())
         processor = self._processors.get(cache_key)
         if processor is None:
-            from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
             from outlines_core import Index
             from outlines_core.json_schema import build_regex_from_schema
 
@@ -265,7 +261,7 @@ class TransformersBackend(BatchingBackend):
             else:
                 regex = build_regex_from_schema(json.dumps(constraint.schema_))
             index = Index(regex, self._outlines_vocabulary())
-            processor = OutlinesCoreLogitsProcessor(index, "torch")
+            processor = _eager_processor_class()(index, "torch")
             self._processors[cache_key] = processor
         return processor
 
@@ -297,6 +293,35 @@ class TransformersBackend(BatchingBackend):
                 vocab, eos_id, eos_token, TransformerTokenizer(tokenizer).convert_token_to_string
             )
         return self._vocabulary
+
+
+_EAGER_PROCESSOR_CLASS: Any = None
+
+
+def _eager_processor_class() -> Any:
+    """outlines' ``OutlinesCoreLogitsProcessor`` with an eager, out-of-place masking step.
+
+    The stock torch kernel is wrapped in ``torch.compile`` (about 20 s to compile on 2 CPU cores)
+    and masks in place, which would also overwrite the raw logits ``generate`` returns, from which
+    we compute log-probabilities.
+    """
+    global _EAGER_PROCESSOR_CLASS
+    if _EAGER_PROCESSOR_CLASS is None:
+        import torch
+        from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
+        from outlines_core.kernels.torch import fill_next_token_bitmask
+
+        class EagerOutlinesCoreLogitsProcessor(OutlinesCoreLogitsProcessor):
+            def _bias_logits_torch(self, batch_size: int, logits: Any) -> Any:
+                for i in range(batch_size):
+                    fill_next_token_bitmask(self._guides[i], self._bitmasks[i])
+                words = torch.cat(self._bitmasks[:batch_size]).to(logits.device)
+                shifts = torch.arange(32, dtype=torch.int32, device=logits.device)
+                allowed = ((words.unsqueeze(-1) >> shifts) & 1).bool().view(batch_size, -1)
+                return logits.masked_fill(~allowed[:, : logits.shape[1]], -torch.inf)
+
+        _EAGER_PROCESSOR_CLASS = EagerOutlinesCoreLogitsProcessor
+    return _EAGER_PROCESSOR_CLASS
 
 
 def _error(message: str) -> Generation:

@@ -10,7 +10,7 @@ import typing
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
@@ -75,7 +75,7 @@ class Skill:
                     f"no input of that name (inputs: {', '.join(self.inputs)})"
                 )
         fields: dict[str, Any] = {name: (tp, ...) for name, tp in self.inputs.items()}
-        model = create_model(  # type: ignore[call-overload]
+        model = create_model(
             f"{self.name.title().replace('_', '')}Input",
             __config__=ConfigDict(arbitrary_types_allowed=True, frozen=True),
             **fields,
@@ -107,7 +107,7 @@ class Skill:
         try:
             if issubclass(self.output, TextFormat):
                 return self.output.parse(text)
-            return self.output.model_validate_json(text)
+            return cast(type[BaseModel], self.output).model_validate_json(text)
         except (ValueError, ValidationError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             return ParseFailure(skill=self.name, raw=text, reason=reason)

@@ -1,0 +1,88 @@
+"""Run-log records: one JSON line per sample × strategy, appended as each finishes."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+
+class SampleRecord(BaseModel):
+    """The outcome of one strategy (or one skill alone) on one sample."""
+
+    schema_version: int = SCHEMA_VERSION
+    task: str
+    sample_id: str
+    strategy: str
+    prediction: str | None
+    raw: str | None
+    correct: bool
+    gold: str
+    intermediate: str | None = None
+    gold_intermediate: str | None = None
+    intermediate_correct: bool | None = None
+    error: str | None = None
+    format_failure: bool = False
+    latency_s: float = 0.0
+    tokens: dict[str, int] = Field(default_factory=lambda: {"input": 0, "output": 0})
+    calls: int = 0
+    logprob: float | None = None
+    difficulty: dict[str, Any] = Field(default_factory=dict)
+
+    def key(self) -> tuple[str, str, str]:
+        return (self.task, self.sample_id, self.strategy)
+
+
+class RecordLog:
+    """An append-only JSONL file that survives a kill: each record is one write, flushed and
+    fsynced; a torn last line left by a kill is cut off when the log is reopened."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.records: list[SampleRecord] = self._load()
+        self._file = path.open("a", encoding="utf-8")
+
+    def _load(self) -> list[SampleRecord]:
+        if not self.path.exists():
+            return []
+        data = self.path.read_bytes()
+        good_end = data.rfind(b"\n") + 1
+        if good_end < len(data):
+            # A kill mid-write left a partial line: drop it, its pair will be run again.
+            with self.path.open("r+b") as handle:
+                handle.truncate(good_end)
+        records = []
+        for number, line in enumerate(data[:good_end].decode().splitlines(), 1):
+            if line.strip():
+                try:
+                    records.append(SampleRecord.model_validate_json(line))
+                except ValueError as exc:
+                    raise ValueError(f"{self.path}:{number} is not a sample record: {exc}") from None
+        return records
+
+    def done(self) -> set[tuple[str, str, str]]:
+        return {record.key() for record in self.records}
+
+    def append(self, record: SampleRecord) -> None:
+        self._file.write(record.model_dump_json() + "\n")
+        self._file.flush()
+        os.fsync(self._file.fileno())
+        self.records.append(record)
+
+    def close(self) -> None:
+        self._file.close()
+
+
+def read_records(path: Path) -> list[SampleRecord]:
+    """All records of a finished or partial run (``samples.jsonl`` or its folder)."""
+    path = path / "samples.jsonl" if path.is_dir() else path
+    return [
+        SampleRecord.model_validate(json.loads(line))
+        for line in path.read_text(encoding="utf-8").splitlines()
+        if line.strip()
+    ]

@@ -1,0 +1,243 @@
+"""The suite runner: every sample × strategy through its graph, appended to ``samples.jsonl``.
+
+Pairs already in the log are skipped, so rerunning the same command resumes a killed run. Besides
+the strategies, each skill is measured alone: ``visual`` (against the gold intermediate; taken
+from the cascaded run's first step when that runs) and ``textual`` (on the gold intermediate).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import platform
+import subprocess
+import time
+from collections.abc import Sequence
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from ..backends._types import Backend
+from ..graphs import STRATEGIES, SkillGraph, strategy
+from ..graphs._compiled import CompiledGraph, GraphInputError, GraphResult
+from ..skills._formats import render_value
+from ._records import RecordLog, SampleRecord
+from ._sample import Sample
+from ._tasks import composition
+
+SKILL_STEPS = ("visual", "textual")
+
+
+class EvalConfig(BaseModel):
+    """Everything that decides a run's records; saved as ``run.json``."""
+
+    tasks: list[str] = Field(default_factory=lambda: ["rendered_text", "counting", "cards"])
+    strategies: list[str] = Field(default_factory=lambda: ["direct", "cascaded", "cot"])
+    skills: bool = True
+    n: int = Field(default=50, ge=1)
+    seed: int = 1000
+    layout: str = "grid"
+    constrained: bool = True
+    concurrency: int = Field(default=64, ge=1)
+
+    def steps(self) -> list[str]:
+        return [*self.strategies, *(SKILL_STEPS if self.skills else ())]
+
+
+def _check(config: EvalConfig) -> None:
+    for task in config.tasks:
+        composition(task)
+    unknown = [name for name in config.strategies if name not in STRATEGIES]
+    if unknown:
+        raise ValueError(
+            f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}"
+        )
+
+
+def _graphs(task: str) -> dict[str, CompiledGraph]:
+    comp = composition(task)
+    graphs = {name: strategy(name, comp).compile() for name in STRATEGIES}
+    graphs["visual"] = SkillGraph("visual").add("visual", comp.visual).compile()
+    graphs["textual"] = SkillGraph("textual").add("textual", comp.textual).compile()
+    return graphs
+
+
+def _inputs(sample: Sample, step: str) -> dict[str, Any]:
+    if step == "textual":
+        bind = composition(sample.task).bind
+        return {bind: sample.intermediate, **sample.inputs}
+    return {"image": sample.image, **sample.inputs}
+
+
+def _same(text: str | None, gold: str | None) -> bool:
+    return text is not None and gold is not None and text.strip() == gold.strip()
+
+
+def score(sample: Sample, step: str, result: GraphResult) -> SampleRecord:
+    """Turn a graph result into a record; the visual step is judged on the intermediate."""
+    answer = result.answer_text()
+    intermediate = result.intermediate
+    inter_text = None if intermediate is None else render_value(intermediate)
+    if step == "visual":
+        answer, inter_text = None, result.answer_text()
+    correct = _same(inter_text, sample.intermediate) if step == "visual" else _same(answer, sample.answer)
+    return SampleRecord(
+        task=sample.task,
+        sample_id=sample.id,
+        strategy=step,
+        prediction=answer if step != "visual" else inter_text,
+        raw=result.raw,
+        correct=correct,
+        gold=sample.intermediate or "" if step == "visual" else sample.answer,
+        intermediate=inter_text,
+        gold_intermediate=sample.intermediate,
+        intermediate_correct=None if inter_text is None else _same(inter_text, sample.intermediate),
+        error=result.error,
+        format_failure=result.parse_failure,
+        latency_s=round(result.latency_s, 6),
+        tokens={"input": result.input_tokens, "output": result.output_tokens},
+        calls=result.calls,
+        logprob=result.nodes[result.answer_node].logprob,
+        difficulty=sample.difficulty,
+    )
+
+
+def _visual_from_cascaded(sample: Sample, result: GraphResult) -> SampleRecord:
+    node = result.nodes["visual"]
+    only = GraphResult(graph="visual", nodes={"visual": node}, answer_node="visual",
+                       latency_s=node.latency_s)
+    return score(sample, "visual", only)
+
+
+def _failed(sample: Sample, step: str, error: str) -> SampleRecord:
+    return SampleRecord(task=sample.task, sample_id=sample.id, strategy=step, prediction=None,
+                        raw=None, correct=False, gold=sample.answer, error=error,
+                        gold_intermediate=sample.intermediate, difficulty=sample.difficulty)
+
+
+async def run_samples(
+    samples: Sequence[Sample],
+    backend: Backend,
+    log: RecordLog,
+    config: EvalConfig,
+    progress: Any = None,
+) -> None:
+    """Run every missing (sample, step) pair; records are appended as each finishes."""
+    done = log.done()
+    graphs = {task: _graphs(task) for task in {sample.task for sample in samples}}
+    gate = asyncio.Semaphore(config.concurrency)
+    steps = config.steps()
+    # The cascaded run's first step is the visual skill alone: record it instead of re-running.
+    shared_visual = "cascaded" in steps and "visual" in steps
+
+    async def one(sample: Sample, step: str) -> None:
+        async with gate:
+            records: list[SampleRecord]
+            try:
+                result = await graphs[sample.task][step].arun(
+                    _inputs(sample, step), backend, constrained=config.constrained,
+                    metadata={"task": sample.task, "sample_id": sample.id, "strategy": step},
+                )
+                records = [score(sample, step, result)]
+                if step == "cascaded" and shared_visual and (sample.task, sample.id, "visual") not in done:
+                    records.append(_visual_from_cascaded(sample, result))
+            except GraphInputError as exc:  # a bad sample is recorded, the run goes on
+                records = [_failed(sample, step, f"bad input: {exc}")]
+            for record in records:
+                log.append(record)
+                if progress is not None:
+                    progress.update(1)
+
+    jobs = []
+    for sample in samples:
+        for step in steps:
+            if (sample.task, sample.id, step) in done:
+                continue
+            if step == "visual" and shared_visual and (sample.task, sample.id, "cascaded") not in done:
+                continue  # comes with the cascaded run
+            jobs.append(one(sample, step))
+    await asyncio.gather(*jobs)
+
+
+def _git_revision() -> str | None:
+    try:
+        out = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
+                             cwd=Path(__file__).resolve().parent, timeout=5, check=False)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for package in ("skillgap", "torch", "transformers", "outlines", "langgraph", "pydantic"):
+        with contextlib.suppress(metadata.PackageNotFoundError):
+            found[package] = metadata.version(package)
+    return found
+
+
+def prepare_out(out: Path, config: EvalConfig, backend: Backend) -> RecordLog:
+    """Create or reopen ``out``; a folder holding a different run is refused, not mixed."""
+    out.mkdir(parents=True, exist_ok=True)
+    run_file = out / "run.json"
+    described = backend.describe()
+    if run_file.exists():
+        previous = json.loads(run_file.read_text())
+        if previous.get("config") != config.model_dump() or previous.get("backend") != described:
+            raise ValueError(
+                f"{out} holds a run with a different config or model; "
+                "use another --out folder (or delete this one) to start a new run"
+            )
+    else:
+        run = {
+            "config": config.model_dump(),
+            "backend": described,
+            "versions": _versions(),
+            "git_revision": _git_revision(),
+            "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "host": platform.node(),
+        }
+        run_file.write_text(json.dumps(run, indent=2))
+    return RecordLog(out / "samples.jsonl")
+
+
+def load_samples(config: EvalConfig) -> list[Sample]:
+    from ._generators import generate
+
+    _check(config)
+    return [
+        sample
+        for task in config.tasks
+        for sample in generate(task, config.n, seed=config.seed, layout=config.layout)
+    ]
+
+
+def run_eval(
+    config: EvalConfig,
+    backend: Backend,
+    out: Path,
+    *,
+    samples: Sequence[Sample] | None = None,
+    show_progress: bool = True,
+) -> dict[str, Any]:
+    """Run (or resume) an eval into ``out`` and write ``summary.json``; returns the summary."""
+    from ._summary import summarize
+
+    _check(config)
+    samples = list(samples) if samples is not None else load_samples(config)
+    log = prepare_out(out, config, backend)
+    total = len(samples) * len(config.steps())
+    try:
+        from tqdm.auto import tqdm
+
+        with tqdm(total=total, initial=len(log.done()), desc="eval", unit="pair",
+                  disable=not show_progress) as bar:
+            asyncio.run(run_samples(samples, backend, log, config, bar))
+    finally:
+        log.close()
+    summary = summarize(log.records, model=str(backend.describe().get("model")))
+    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    return summary

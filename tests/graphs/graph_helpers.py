@@ -1,0 +1,42 @@
+"""Shared by the graph tests: the three built-in compositions and a skill-keyed mock script."""
+
+from skillgap import Composition, GenerationRequest
+from skillgap.skills import (
+    count_objects,
+    list_objects,
+    read_cards,
+    read_expression,
+    score_blackjack,
+    solve_expression,
+)
+
+RENDERED_TEXT = Composition(
+    "rendered_text", read_expression, solve_expression,
+    "What is the value of the expression in the image?",
+)
+COUNTING = Composition(
+    "counting", list_objects, count_objects, "How many {query} objects are in the image?"
+)
+CARDS = Composition(
+    "cards", read_cards, score_blackjack, "What is the blackjack value of the cards in the image?"
+)
+
+#: What a perfect model says, keyed on the skill each request names.
+SCRIPT = {
+    "read_expression": "3+4*2",
+    "solve_expression": "11",
+    "rendered_text.direct": "11",
+    "rendered_text.cot": "3+4*2\nAnswer: 11",
+    "list_objects": "RC GS RT",
+    "count_objects": "2",
+    "counting.direct": "2",
+    "counting.cot": "RC GS RT\nAnswer: 2",
+    "read_cards": "AH KS",
+    "score_blackjack": "21",
+    "cards.direct": "21",
+    "cards.cot": "AH KS\nAnswer: 21",
+}
+
+
+def scripted(request: GenerationRequest) -> str:
+    return SCRIPT[request.metadata["skill"]]
