@@ -173,8 +173,13 @@ class CompiledGraph:
                     checked[name] = TypeAdapter(expected).validate_python(value)
             except SkillInputError as exc:
                 raise GraphInputError(str(exc)) from None
-            except (ValidationError, ValueError) as exc:
-                reason = str(exc).splitlines()[-1 if isinstance(exc, ValidationError) else 0]
+            except ValidationError as exc:
+                reason = "; ".join(error["msg"] for error in exc.errors())
+                raise GraphInputError(
+                    f"graph {self.name!r} input {name!r} expects {_type_name(expected)}: {reason}"
+                ) from None
+            except ValueError as exc:
+                reason = str(exc).splitlines()[0]
                 raise GraphInputError(
                     f"graph {self.name!r} input {name!r} expects {_type_name(expected)}: {reason}"
                 ) from None

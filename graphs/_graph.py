@@ -50,7 +50,7 @@ class SkillGraph:
     def add(self, node: str, skill: Skill | str, /, **inputs: str | Input) -> SkillGraph:
         """Add a node running ``skill``; keyword arguments bind inputs to nodes (by name) or
         to graph inputs (``Input("name")``). Returns the graph, so calls chain."""
-        if node in self._graph:
+        if node in self._bindings:
             raise GraphValidationError(f"node {node!r} is already in graph {self.name!r}")
         self._graph.add_node(node, skill=skill)
         self._bindings[node] = dict(inputs)
@@ -60,10 +60,12 @@ class SkillGraph:
         return self
 
     @classmethod
-    def from_networkx(cls, graph: nx.DiGraph, name: str = "graph") -> SkillGraph:
+    def from_networkx(
+        cls, graph: nx.DiGraph, name: str = "graph", *, answer: str | None = None
+    ) -> SkillGraph:
         """Nodes carry ``skill`` (a Skill or a registered name); an edge ``u -> v`` may name the
         input of ``v`` it feeds with ``input``, else the one input whose type matches."""
-        built = cls(name)
+        built = cls(name, answer=answer)
         for node, data in graph.nodes(data=True):
             if "skill" not in data:
                 raise GraphValidationError(f"node {node!r} has no 'skill' attribute")

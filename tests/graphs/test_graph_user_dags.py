@@ -161,11 +161,6 @@ def test_self_loop_is_a_cycle() -> None:
         graph.validate()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graphs/_graph.py SkillGraph.add: a binding to a node not added yet creates that node "
-    "in the networkx graph, so adding it later fails with 'already in graph'",
-)
 def test_nodes_may_be_added_before_their_parents() -> None:
     graph = SkillGraph("forward").add("solve", solve_expression, expression="read")
     graph.add("read", read_expression)
@@ -277,11 +272,6 @@ def test_bad_literal_graph_input_names_input_and_choices(image: PILImage.Image) 
     assert "graph 'cascaded' input 'query' expects Literal['red'," in message
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="graphs/_compiled.py check_inputs takes the last line of a pydantic ValidationError, "
-    "which is the 'For further information visit ...' URL, so the reason is lost",
-)
 def test_bad_literal_graph_input_says_what_was_wrong(image: PILImage.Image) -> None:
     with pytest.raises(GraphInputError) as info:
         cascaded(COUNTING).compile().check_inputs({"image": image, "query": "purple"})
