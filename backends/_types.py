@@ -136,7 +136,9 @@ class Constraint(BaseModel):
         return self
 
     def key(self) -> str:
-        return self.pattern if self.kind == "regex" else json.dumps(self.schema_, sort_keys=True)
+        if self.kind == "regex":
+            return f"regex:{self.pattern}"
+        return "json_schema:" + json.dumps(self.schema_, sort_keys=True)
 
 
 class GenerationRequest(BaseModel):

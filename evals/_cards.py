@@ -53,9 +53,7 @@ def _heart_outline(points: int = 72, top: float = 0.0, bottom: float = 1.0) -> t
         raw.append((x, y))
     xs, ys = [p[0] for p in raw], [p[1] for p in raw]
     x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-    return tuple(
-        ((x - x0) / (x1 - x0), top + (bottom - top) * (y1 - y) / (y1 - y0)) for x, y in raw
-    )
+    return tuple(((x - x0) / (x1 - x0), top + (bottom - top) * (y1 - y) / (y1 - y0)) for x, y in raw)
 
 
 def _flip(outline: tuple[Any, ...], top: float, bottom: float) -> tuple[Any, ...]:
@@ -98,11 +96,15 @@ class Cards(TaskGenerator):
         }
         if grid:
             return specs | grid_knobs()
-        return specs | {
-            "card_height": KnobSpec((100, 140), IntRange(40, 1024), "card height range in px"),
-            "ten_as": KnobSpec("10", Choice(("10", "T")), "how a ten's rank is printed"),
-            "background": KnobSpec("felt", Choice(("felt", "white")), "table colour"),
-        } | free_knobs()
+        return (
+            specs
+            | {
+                "card_height": KnobSpec((100, 140), IntRange(40, 1024), "card height range in px"),
+                "ten_as": KnobSpec("10", Choice(("10", "T")), "how a ten's rank is printed"),
+                "background": KnobSpec("felt", Choice(("felt", "white")), "table colour"),
+            }
+            | free_knobs()
+        )
 
     def draw(self, rng: random.Random, layout: str, knobs: Mapping[str, Any]) -> Drawn:
         count = randint_in(rng, knobs["n_cards"])
@@ -116,7 +118,11 @@ class Cards(TaskGenerator):
                 paste_in_cell(image, CELL_STRIDE * k, rank, INK, rng, knobs["jitter"])
                 suit = suit_mask(card.suit, GRID_SUIT_SIZE)
                 paste_in_cell(
-                    image, CELL_STRIDE * k + 1, suit, suit_colour(card.suit), rng,
+                    image,
+                    CELL_STRIDE * k + 1,
+                    suit,
+                    suit_colour(card.suit),
+                    rng,
                     knobs["jitter"],
                 )
             derived["jitter"] = knobs["jitter"]
@@ -124,8 +130,7 @@ class Cards(TaskGenerator):
             image, drawn = self._draw_free(rng, hand, knobs)
             derived |= drawn
         value = hand.blackjack_value()
-        hard = sum(10 if c.rank in "TJQK" else 1 if c.rank == "A" else int(c.rank)
-                   for c in hand.cards)
+        hard = sum(10 if c.rank in "TJQK" else 1 if c.rank == "A" else int(c.rank) for c in hand.cards)
         derived |= {
             "n_cards": count,
             "n_aces": sum(c.rank == "A" for c in hand.cards),
@@ -188,8 +193,11 @@ def card_tile(card: Card, width: int, height: int, ten_as: str) -> Image.Image:
     radius = max(2, round(0.07 * width))
     border = max(1, round(height / 90))
     draw.rounded_rectangle(
-        (0, 0, width - 1, height - 1), radius, fill=(252, 252, 250, 255),
-        outline=(110, 110, 110, 255), width=border,
+        (0, 0, width - 1, height - 1),
+        radius,
+        fill=(252, 252, 250, 255),
+        outline=(110, 110, 110, 255),
+        width=border,
     )
     colour = suit_colour(card.suit)
     rank_text = ten_as if card.rank == "T" else card.rank

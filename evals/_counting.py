@@ -53,9 +53,8 @@ def shape_mask(shape: str, size: int) -> Image.Image:
 
 
 def question_for(query: str) -> str:
-    if query in COLOURS.values():
-        return f"How many {query} objects are in the image?"
-    return f"How many {query}s are in the image?"
+    # The same template as the counting composition's direct question, for colours and shapes.
+    return f"How many {query} objects are in the image?"
 
 
 class Counting(TaskGenerator):
@@ -75,9 +74,13 @@ class Counting(TaskGenerator):
         }
         if grid:
             return specs | grid_knobs()
-        return specs | {
-            "object_size": KnobSpec((24, 48), IntRange(6, 512), "object diameter range in px"),
-        } | free_knobs()
+        return (
+            specs
+            | {
+                "object_size": KnobSpec((24, 48), IntRange(6, 512), "object diameter range in px"),
+            }
+            | free_knobs()
+        )
 
     def draw(self, rng: random.Random, layout: str, knobs: Mapping[str, Any]) -> Drawn:
         count = randint_in(rng, knobs["n_objects"])
@@ -94,9 +97,7 @@ class Counting(TaskGenerator):
             image = grid_canvas()
             for k, item in enumerate(objects):
                 mask = shape_mask(item.shape, GRID_SHAPE_SIZE)
-                paste_in_cell(
-                    image, CELL_STRIDE * k, mask, COLOUR_RGB[item.colour], rng, knobs["jitter"]
-                )
+                paste_in_cell(image, CELL_STRIDE * k, mask, COLOUR_RGB[item.colour], rng, knobs["jitter"])
             derived["jitter"] = knobs["jitter"]
         else:
             image, objects, drawn = self._draw_free(rng, objects, knobs)
@@ -113,8 +114,7 @@ class Counting(TaskGenerator):
             "noise": knobs["noise"],
         }
         image = add_noise(image, rng, knobs["noise"])
-        return Drawn(image, question_for(query), str(answer), listing.render(), {"query": query},
-                     derived)
+        return Drawn(image, question_for(query), str(answer), listing.render(), {"query": query}, derived)
 
     def _draw_free(
         self, rng: random.Random, objects: list[Shape], knobs: Mapping[str, Any]
@@ -131,9 +131,7 @@ class Counting(TaskGenerator):
         while True:
             scaled = [max(4, round(size * scale)) for size in sizes]
             # A rotated shape stays inside its circumscribed square of side size * sqrt(2).
-            boxes = [
-                (s * 1.45, s * 1.45) if knobs["rotation"] else (s * 1.1, s * 1.1) for s in scaled
-            ]
+            boxes = [(s * 1.5, s * 1.5) if knobs["rotation"] else (s * 1.1, s * 1.1) for s in scaled]
             centres = place_boxes(rng, boxes, (width, height), margin, gap=0.15 * min(scaled))
             if centres is not None:
                 break
@@ -145,17 +143,24 @@ class Counting(TaskGenerator):
             scale *= 0.85
         for item, size, angle, centre in zip(objects, scaled, angles, centres, strict=True):
             paint_mask(
-                image, shape_mask(item.shape, size), COLOUR_RGB[item.colour], centre,
+                image,
+                shape_mask(item.shape, size),
+                COLOUR_RGB[item.colour],
+                centre,
                 angle if item.shape != "C" else 0.0,
             )
         # Reading order: top to bottom, then left to right (by centre).
         order = sorted(range(len(objects)), key=lambda i: (centres[i][1], centres[i][0]))
-        return image, [objects[i] for i in order], {
-            "object_size": [min(scaled), max(scaled)],
-            "rotation": round(max((abs(a) for a in angles), default=0.0), 2),
-            "distractors": distractors,
-            "image_size": [width, height],
-        }
+        return (
+            image,
+            [objects[i] for i in order],
+            {
+                "object_size": [min(scaled), max(scaled)],
+                "rotation": round(max((abs(a) for a in angles), default=0.0), 2),
+                "distractors": distractors,
+                "image_size": [width, height],
+            },
+        )
 
 
 GENERATOR = Counting()

@@ -40,11 +40,19 @@ __all__ = [
     "GRID_SIZE",
     "LAYOUTS",
     "TASKS",
+    "Choice",
     "Drawn",
+    "FloatValue",
+    "IntRange",
+    "IntValue",
     "KnobSpec",
+    "Letters",
+    "SizePair",
     "TaskGenerator",
+    "free_knobs",
     "generate",
     "get_task",
+    "grid_knobs",
     "knob_defaults",
     "register_task",
 ]
@@ -92,9 +100,7 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(
-        value, bool
-    )
+    return isinstance(value, int | float | np.integer | np.floating) and not isinstance(value, bool)
 
 
 @dataclass(frozen=True)
@@ -135,9 +141,7 @@ class IntRange(_Check):
         return pair
 
     def allowed(self) -> str:
-        return (
-            f"an integer or a (low, high) pair with {self.lo} <= low <= high <= {self.hi}"
-        )
+        return f"an integer or a (low, high) pair with {self.lo} <= low <= high <= {self.hi}"
 
 
 @dataclass(frozen=True)
@@ -174,9 +178,7 @@ class Choice(_Check):
     options: tuple[Any, ...]
 
     def __call__(self, name: str, value: Any) -> Any:
-        if value not in self.options or isinstance(value, bool) != isinstance(
-            self.options[0], bool
-        ):
+        if value not in self.options or isinstance(value, bool) != isinstance(self.options[0], bool):
             raise self.fail(name, value)
         return value
 
@@ -367,9 +369,7 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def generate(
-    task: str, n: int, *, seed: int = 0, layout: str = "grid", **knobs: Any
-) -> list[Sample]:
+def generate(task: str, n: int, *, seed: int = 0, layout: str = "grid", **knobs: Any) -> list[Sample]:
     """Generate ``n`` samples of ``task``; deterministic in (task, n, seed, layout, knobs).
 
     Raises ``ValueError`` for an unknown task, layout or knob, or a bad knob value.
@@ -424,7 +424,7 @@ def font(size: int) -> ImageFont.FreeTypeFont:
 def glyph_mask(text: str, size: int) -> Image.Image:
     """Anti-aliased ink of ``text`` at ``size`` points, cropped to its ink (mode ``L``)."""
     face = font(size)
-    left, top, right, bottom = face.getbbox(text)
+    left, top, right, bottom = (int(v) for v in face.getbbox(text))
     pad = 2
     canvas = Image.new("L", (right - left + 2 * pad, bottom - top + 2 * pad), 0)
     ImageDraw.Draw(canvas).text((pad - left, pad - top), text, font=face, fill=255)
@@ -557,14 +557,6 @@ def add_noise(image: Image.Image, rng: random.Random, noise: float) -> Image.Ima
     pixels = np.asarray(image, dtype=np.float32)
     pixels = pixels + generator.normal(0.0, noise * 255.0, size=pixels.shape).astype(np.float32)
     return Image.fromarray(np.clip(np.rint(pixels), 0, 255).astype(np.uint8), "RGB")
-
-
-def finish_free(
-    image: Image.Image, rng: random.Random, knobs: Mapping[str, Any], derived: dict[str, Any]
-) -> Image.Image:
-    """Noise for a free-layout image; records ``noise`` in ``derived``."""
-    derived["noise"] = knobs["noise"]
-    return add_noise(image, rng, knobs["noise"])
 
 
 def place_boxes(

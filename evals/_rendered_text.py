@@ -57,13 +57,12 @@ def make_expression(
         for _ in range(count - 1):
             op = rng.choice(ops)
             if op == "/":
-                divisors = [
-                    d for d in range(max(min_operand, 1), max_operand + 1) if term % d == 0
-                ]
+                divisors = [d for d in range(max(min_operand, 1), max_operand + 1) if term % d == 0]
                 if not divisors:
                     ok = False
                     break
-                value = rng.choice(divisors)
+                # Dividing by 1 is trivial: prefer another exact divisor when there is one.
+                value = rng.choice([d for d in divisors if d != 1] or divisors)
                 term //= value
             else:
                 value = rng.randint(min_operand, max_operand)
@@ -92,14 +91,14 @@ def _operator_mask(op: str, size: int) -> Image.Image:
     if op == "+":
         return glyph_mask(op, size)
     plus = glyph_mask("+", size)
-    stroke = max(1, glyph_mask("-", size).size[1])
+    stroke = max(1.0, 0.062 * size)  # about the stem width of the built-in font
     scale = 4
     width, height = plus.size
     big = Image.new("L", (width * scale, height * scale), 0)
     draw = ImageDraw.Draw(big)
-    w, h, s = width * scale, height * scale, stroke * scale
+    w, h, s = width * scale, height * scale, round(stroke * scale)
     if op == "*":
-        inset = s * 0.6
+        inset = s * 0.5 + 0.12 * w
         draw.line([(inset, inset), (w - inset, h - inset)], fill=255, width=s)
         draw.line([(inset, h - inset), (w - inset, inset)], fill=255, width=s)
     elif op == "-":
@@ -136,22 +135,22 @@ class RenderedText(TaskGenerator):
     def knob_specs(self, layout: str) -> dict[str, KnobSpec]:
         grid = layout == "grid"
         specs = {
-            "n_operands": KnobSpec(
-                (2, 3) if grid else (2, 4), IntRange(2, 6), "number of operands"
-            ),
+            "n_operands": KnobSpec((2, 3) if grid else (2, 4), IntRange(2, 6), "number of operands"),
             "min_operand": KnobSpec(0, IntValue(0, 999), "smallest operand"),
             "max_operand": KnobSpec(9 if grid else 99, IntValue(1, 999), "largest operand"),
             "ops": KnobSpec("+-" if grid else "+-*", Letters("+-*/"), "operators to draw from"),
-            "allow_negative": KnobSpec(
-                False, Choice((False, True)), "whether the result may be negative"
-            ),
+            "allow_negative": KnobSpec(False, Choice((False, True)), "whether the result may be negative"),
         }
         if grid:
             return specs | grid_knobs()
-        return specs | {
-            "font_size": KnobSpec((24, 48), IntRange(8, 256), "font size range in points"),
-            "spaced": KnobSpec(True, Choice((True, False)), "spaces around operators"),
-        } | free_knobs()
+        return (
+            specs
+            | {
+                "font_size": KnobSpec((24, 48), IntRange(8, 256), "font size range in points"),
+                "spaced": KnobSpec(True, Choice((True, False)), "spaces around operators"),
+            }
+            | free_knobs()
+        )
 
     def check_knobs(self, layout: str, knobs: dict[str, Any]) -> None:
         if knobs["min_operand"] > knobs["max_operand"]:
@@ -183,8 +182,7 @@ class RenderedText(TaskGenerator):
         if layout == "grid":
             image = grid_canvas()
             for cell, char in enumerate(text):
-                paste_in_cell(image, cell, glyph_mask(char, GRID_FONT_SIZE), INK, rng,
-                              knobs["jitter"])
+                paste_in_cell(image, cell, glyph_mask(char, GRID_FONT_SIZE), INK, rng, knobs["jitter"])
             derived |= {"font_size": GRID_FONT_SIZE, "jitter": knobs["jitter"]}
         else:
             image, drawn = self._draw_free(rng, text, knobs)
