@@ -133,20 +133,26 @@ async def run_samples(
     # The cascaded run's first step is the visual skill alone: record it instead of re-running.
     shared_visual = "cascaded" in steps and "visual" in steps
 
+    async def attempt(sample: Sample, step: str) -> list[SampleRecord]:
+        wants_visual = (
+            step == "cascaded" and shared_visual and (sample.task, sample.id, "visual") not in done
+        )
+        try:
+            result = await graphs[sample.task][step].arun(
+                _inputs(sample, step), backend, constrained=config.constrained,
+                metadata={"task": sample.task, "sample_id": sample.id, "strategy": step},
+            )
+        except GraphInputError as exc:  # a bad sample is recorded, the run goes on
+            failed = [_failed(sample, step, f"bad input: {exc}")]
+            return failed + (await attempt(sample, "visual") if wants_visual else [])
+        records = [score(sample, step, result)]
+        if wants_visual:
+            records.append(_visual_from_cascaded(sample, result))
+        return records
+
     async def one(sample: Sample, step: str) -> None:
         async with gate:
-            records: list[SampleRecord]
-            try:
-                result = await graphs[sample.task][step].arun(
-                    _inputs(sample, step), backend, constrained=config.constrained,
-                    metadata={"task": sample.task, "sample_id": sample.id, "strategy": step},
-                )
-                records = [score(sample, step, result)]
-                if step == "cascaded" and shared_visual and (sample.task, sample.id, "visual") not in done:
-                    records.append(_visual_from_cascaded(sample, result))
-            except GraphInputError as exc:  # a bad sample is recorded, the run goes on
-                records = [_failed(sample, step, f"bad input: {exc}")]
-            for record in records:
+            for record in await attempt(sample, step):
                 log.append(record)
                 if progress is not None:
                     progress.update(1)

@@ -176,7 +176,8 @@ class CompiledGraph:
             except ValidationError as exc:
                 reason = "; ".join(error["msg"] for error in exc.errors())
                 raise GraphInputError(
-                    f"graph {self.name!r} input {name!r} expects {_type_name(expected)}: {reason}"
+                    f"graph {self.name!r} input {name!r} expects {_type_name(expected)}, "
+                    f"got {value!r}: {reason}"
                 ) from None
             except ValueError as exc:
                 reason = str(exc).splitlines()[0]

@@ -1,0 +1,128 @@
+"""The suite runner on the mock backend: records, scoring, resume, bad samples, config guard."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from skillgap.backends import GenerationRequest, MockBackend
+from skillgap.evals import EvalConfig, Sample, composition, load_samples, read_records, run_eval
+from skillgap.evals._records import RecordLog
+from skillgap.skills import CardHand, Expression, ObjectList
+
+CONFIG = EvalConfig(n=4, seed=3)
+
+
+def _oracle(samples: list[Sample]) -> MockBackend:
+    """Answers like a model that reads perfectly and composes only when told to in steps."""
+    by_text: dict[str, Sample] = {}
+    for sample in samples:
+        by_text[sample.intermediate or ""] = sample
+
+    def handler(request: GenerationRequest) -> str:
+        skill = request.metadata["skill"]
+        task = request.metadata["task"]
+        sample = next(s for s in samples if s.id == request.metadata["sample_id"] and s.task == task)
+        if skill.endswith(".direct"):
+            return "0"  # direct never composes
+        if skill.endswith(".cot"):
+            return f"{sample.intermediate}\nAnswer: {sample.answer}"
+        if skill in ("read_expression", "list_objects", "read_cards"):
+            return sample.intermediate or ""
+        text = request.messages[0].text.splitlines()[-1].split(": ", 1)[1]
+        if skill == "solve_expression":
+            return str(Expression.parse(text).evaluate())
+        if skill == "count_objects":
+            return str(ObjectList.parse(text).count(sample.inputs["query"]))
+        return str(CardHand.parse(text).blackjack_value())
+
+    return MockBackend(handler=handler)
+
+
+def test_records_scores_and_summary(tmp_path: Path) -> None:
+    samples = load_samples(CONFIG)
+    summary = run_eval(CONFIG, _oracle(samples), tmp_path, show_progress=False)
+    records = read_records(tmp_path)
+    assert len(records) == len(samples) * len(CONFIG.steps())
+    assert len({r.key() for r in records}) == len(records)
+    for task in CONFIG.tasks:
+        entry = summary["tasks"][task]
+        assert entry["strategies"]["cascaded"]["accuracy"] == 1.0
+        assert entry["strategies"]["cot"]["accuracy"] == 1.0
+        expected_direct = sum(s.answer == "0" for s in samples if s.task == task) / CONFIG.n
+        assert entry["strategies"]["direct"]["accuracy"] == pytest.approx(expected_direct)
+        assert entry["skills"] == {"visual": 1.0, "textual": 1.0}
+        assert entry["gap"]["absolute"] == pytest.approx(1.0 - expected_direct)
+    visual = [r for r in records if r.strategy == "visual"]
+    assert all(r.prediction == r.gold_intermediate and r.correct for r in visual)
+    run = json.loads((tmp_path / "run.json").read_text())
+    assert run["config"] == CONFIG.model_dump() and run["backend"]["backend"] == "mock"
+    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+
+
+def test_resume_runs_only_missing_pairs(tmp_path: Path) -> None:
+    samples = load_samples(CONFIG)
+    run_eval(CONFIG, _oracle(samples), tmp_path, show_progress=False)
+    lines = (tmp_path / "samples.jsonl").read_text().splitlines()
+    kept = lines[:10]
+    # A kill mid-write leaves a torn last line: it must be dropped and its pair rerun.
+    (tmp_path / "samples.jsonl").write_text("\n".join(kept) + "\n" + lines[10][:25])
+    backend = _oracle(samples)
+    run_eval(CONFIG, backend, tmp_path, show_progress=False)
+    records = read_records(tmp_path)
+    assert sorted(r.key() for r in records) == sorted(
+        json_key for json_key in {(json.loads(x)["task"], json.loads(x)["sample_id"],
+                                   json.loads(x)["strategy"]) for x in lines}
+    )
+    assert len(records) == len(lines)
+    assert 0 < len(backend.requests) < 2 * len(lines)
+    again = _oracle(samples)
+    run_eval(CONFIG, again, tmp_path, show_progress=False)
+    assert again.requests == []  # nothing left to do
+
+
+def test_a_different_config_is_refused(tmp_path: Path) -> None:
+    samples = load_samples(CONFIG)
+    run_eval(CONFIG, _oracle(samples), tmp_path, show_progress=False)
+    with pytest.raises(ValueError, match="holds a run with a different config"):
+        run_eval(CONFIG.model_copy(update={"seed": 4}), _oracle(samples), tmp_path,
+                 show_progress=False)
+
+
+def test_a_bad_sample_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
+    config = EvalConfig(tasks=["counting"], n=3, seed=3)
+    samples = load_samples(config)
+    broken = samples[1].model_copy(update={"inputs": {"query": "purple"}})
+    mixed = [samples[0], broken, samples[2]]
+    run_eval(config, _oracle(samples), tmp_path, samples=mixed, show_progress=False)
+    records = read_records(tmp_path)
+    bad = [r for r in records if r.sample_id == broken.id and r.strategy in ("direct", "cascaded", "cot")]
+    assert bad and all(r.error and "query" in r.error and "purple" in r.error for r in bad)
+    good = [r for r in records if r.sample_id != broken.id and r.strategy == "cascaded"]
+    assert len(good) == 2 and all(r.correct for r in good)
+    # The image of the broken sample is fine: its visual skill is still measured.
+    visual = [r for r in records if r.sample_id == broken.id and r.strategy == "visual"]
+    assert len(visual) == 1 and visual[0].correct
+    assert len(records) == 3 * len(config.steps())
+
+
+def test_unknown_task_and_strategy_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(ValueError, match="unknown task 'maths'"):
+        run_eval(EvalConfig(tasks=["maths"]), MockBackend(outputs=[]), tmp_path)
+    with pytest.raises(ValueError, match="unknown strategy 'fast'"):
+        run_eval(EvalConfig(strategies=["fast"]), MockBackend(outputs=[]), tmp_path)
+
+
+def test_sample_questions_match_the_direct_prompt() -> None:
+    for sample in load_samples(EvalConfig(n=20, seed=5)):
+        comp = composition(sample.task)
+        prompt = comp.direct_skill().prompt({"image": sample.image, **sample.inputs})
+        assert prompt[0].text.startswith(sample.question)
+
+
+def test_record_log_rejects_a_foreign_file(tmp_path: Path) -> None:
+    path = tmp_path / "samples.jsonl"
+    path.write_text('{"not": "a record"}\n')
+    with pytest.raises(ValueError, match=r"samples\.jsonl:1 is not a sample record"):
+        RecordLog(path)
