@@ -7,6 +7,7 @@ the same ``AutoProcessor`` / ``AutoModelForImageTextToText`` path as any real mo
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import tempfile
@@ -18,7 +19,10 @@ from typing import Any
 SPECIAL_TOKENS = ("<pad>", "<s>", "</s>", "<unk>", "<image>")
 # Printable ASCII (space to tilde) plus newline: every character is one token.
 CHARACTERS = "".join(chr(code) for code in range(32, 127)) + "\n"
-UNTRAINED_MODEL_NAME = "tiny-untrained-v1"
+UNTRAINED_MODEL_NAME = "tiny-untrained-v2"
+#: skillgap's own notes about a model folder (native layout, how it was made).
+MODEL_CARD = "skillgap.json"
+
 # The trained model ships here (a save_pretrained folder) once it exists.
 SHIPPED_MODEL_DIR = Path(__file__).resolve().parent / "tiny_model"
 
@@ -162,6 +166,9 @@ def build_tiny_model(
     )
     model.save_pretrained(path, safe_serialization=True)
     processor.save_pretrained(path)
+    # What skillgap needs to know beyond transformers' files: the model's native input layout.
+    card = {"layout": "grid", "image_size": image_size, "builder": __name__, "seed": seed}
+    (path / MODEL_CARD).write_text(json.dumps(card, indent=2))
     return path
 
 
@@ -190,7 +197,7 @@ def _image_processor(image_size: int) -> Any:
 def default_model_path() -> Path:
     """The embedded model: the shipped trained folder, else an untrained one built once in the cache.
 
-    The cache folder is ``$SKILLGAP_CACHE/models/tiny-untrained-v1`` (``SKILLGAP_CACHE`` defaults to
+    The cache folder is ``$SKILLGAP_CACHE/models/tiny-untrained-v2`` (``SKILLGAP_CACHE`` defaults to
     ``~/.cache/skillgap``). Concurrent callers (threads or processes) never see a half-written
     folder: the model is built in a temporary folder and renamed into place.
     """

@@ -69,6 +69,7 @@ class TransformersBackend(BatchingBackend):
         self.trust_remote_code = trust_remote_code
         self.constrained = constrained
         self.local_files_only = is_local if local_files_only is None else local_files_only
+        self.native_layout = _native_layout(source) if is_local else "free"
         self._requested_device = device
         self._load_lock = threading.Lock()
         self._model: Any = None
@@ -87,6 +88,7 @@ class TransformersBackend(BatchingBackend):
             "trust_remote_code": self.trust_remote_code,
             "constrained": self.constrained,
             "local_files_only": self.local_files_only,
+            "native_layout": self.native_layout,
         }
 
     def load(self) -> None:
@@ -326,6 +328,14 @@ def _eager_processor_class() -> Any:
 
 def _error(message: str) -> Generation:
     return Generation(text="", finish_reason="error", error=message)
+
+
+def _native_layout(folder: str) -> str:
+    """The image layout a model folder declares in ``skillgap.json`` (real MLLMs: ``free``)."""
+    card = Path(folder) / "skillgap.json"
+    if not card.is_file():
+        return "free"
+    return str(json.loads(card.read_text()).get("layout", "free"))
 
 
 def _resolve_model(model: str | Path) -> tuple[str, bool]:
