@@ -11,3 +11,16 @@ def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from skillgap.backends._tiny import build_tiny_model
 
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_model_cache(tiny_model_path: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A ``SKILLGAP_CACHE`` folder already holding the untrained default model, for subprocesses
+    that load the embedded model (so tests never write into the user's cache)."""
+    import shutil
+
+    from skillgap.backends._tiny import UNTRAINED_MODEL_NAME
+
+    cache = tmp_path_factory.mktemp("cache")
+    shutil.copytree(tiny_model_path, cache / "models" / UNTRAINED_MODEL_NAME)
+    return cache
