@@ -3,8 +3,9 @@
     python examples/custom_graph.py
 """
 
-import skillgap as sg
 from PIL import Image, ImageDraw
+
+import skillgap as sg
 from skillgap.skills import read_expression
 
 

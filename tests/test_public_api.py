@@ -5,6 +5,7 @@ import subprocess
 import sys
 
 import pytest
+
 import skillgap
 
 # Hard-coded on purpose: changing the public API must change this test too.

@@ -15,6 +15,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 from PIL import Image
+
 from skillgap.backends._tiny import build_tiny_model
 from skillgap.backends._transformers import TransformersBackend
 from skillgap.backends._types import (

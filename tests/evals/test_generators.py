@@ -9,6 +9,7 @@ import time
 
 import numpy as np
 import pytest
+
 from skillgap.evals._generators import LAYOUTS, TASKS, generate, knob_defaults
 from skillgap.skills._formats import CardHand, Expression, ObjectList
 

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+
 from skillgap.backends import GenerationRequest, MockBackend
 from skillgap.evals import EvalConfig, Sample, composition, load_samples, read_records, run_eval
 from skillgap.evals._records import RecordLog

@@ -3,6 +3,7 @@
 import pytest
 from graph_helpers import scripted
 from PIL import Image as PILImage
+
 from skillgap import MockBackend
 
 

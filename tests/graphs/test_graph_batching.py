@@ -5,6 +5,7 @@ import asyncio
 import pytest
 from graph_helpers import COUNTING, RENDERED_TEXT, scripted
 from PIL import Image as PILImage
+
 from skillgap import Generation, GenerationRequest, MockBackend, direct
 from skillgap.backends import BatchingBackend, Message, TextPart
 from skillgap.skills import Number

@@ -5,6 +5,7 @@ import re
 import pytest
 from graph_helpers import CARDS, COUNTING, RENDERED_TEXT
 from pydantic import BaseModel
+
 from skillgap import Composition, ImageRef
 from skillgap.graphs import ANSWER_LINE, ChainOfThought, chain_of_thought_type
 from skillgap.skills import (

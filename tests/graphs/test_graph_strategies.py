@@ -6,6 +6,7 @@ from typing import Any
 import pytest
 from graph_helpers import CARDS, COUNTING, RENDERED_TEXT, SCRIPT, scripted
 from PIL import Image as PILImage
+
 from skillgap import Composition, Generation, GenerationRequest, MockBackend, strategy
 from skillgap.graphs import STRATEGIES, CompiledGraph
 from skillgap.skills import CardHand, Expression, Number, ObjectList

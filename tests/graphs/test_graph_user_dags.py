@@ -8,6 +8,7 @@ import pytest
 from graph_helpers import COUNTING, SCRIPT, scripted
 from PIL import Image as PILImage
 from pydantic import BaseModel
+
 from skillgap import (
     GenerationRequest,
     GraphValidationError,

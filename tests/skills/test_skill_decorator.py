@@ -6,6 +6,7 @@ from typing import Any, Literal
 import pytest
 from PIL import Image as PILImage
 from pydantic import BaseModel
+
 from skillgap.backends import ImagePart, ImageRef, TextPart
 from skillgap.skills import (
     CardHand,

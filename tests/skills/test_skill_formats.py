@@ -4,6 +4,7 @@ import re
 
 import pytest
 from pydantic import ValidationError
+
 from skillgap.skills import Card, CardHand, Expression, Number, ObjectList, Shape, render_value
 
 
