@@ -1,25 +1,11 @@
 """Shared by the graph tests: the three built-in compositions and a skill-keyed mock script."""
 
-from skillgap import Composition, GenerationRequest
-from skillgap.skills import (
-    count_objects,
-    list_objects,
-    read_cards,
-    read_expression,
-    score_blackjack,
-    solve_expression,
-)
+from skillgap import GenerationRequest
+from skillgap.evals import COMPOSITIONS
 
-RENDERED_TEXT = Composition(
-    "rendered_text", read_expression, solve_expression,
-    "What is the value of the expression in the image?",
-)
-COUNTING = Composition(
-    "counting", list_objects, count_objects, "How many {query} objects are in the image?"
-)
-CARDS = Composition(
-    "cards", read_cards, score_blackjack, "What is the blackjack value of the cards in the image?"
-)
+RENDERED_TEXT = COMPOSITIONS["rendered_text"]
+COUNTING = COMPOSITIONS["counting"]
+CARDS = COMPOSITIONS["cards"]
 
 #: What a perfect model says, keyed on the skill each request names.
 SCRIPT = {
