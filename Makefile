@@ -32,3 +32,5 @@ test: lint typecheck unit
 
 bench: setup
 	$(PY) benchmarks/overhead.py
+	$(PY) benchmarks/batching.py
+	$(PY) benchmarks/cache.py

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ._batching import BatchingBackend
+from ._cache import CachedBackend, default_cache_path
 from ._mock import MockBackend
 from ._types import (
     Backend,
@@ -20,6 +21,7 @@ from ._types import (
 __all__ = [
     "Backend",
     "BatchingBackend",
+    "CachedBackend",
     "Constraint",
     "Generation",
     "GenerationRequest",
@@ -28,6 +30,7 @@ __all__ = [
     "Message",
     "MockBackend",
     "TextPart",
+    "default_cache_path",
     "load_backend",
 ]
 

@@ -194,6 +194,11 @@ def _image_processor(image_size: int) -> Any:
     )
 
 
+def cache_dir() -> Path:
+    """skillgap's cache folder: ``$SKILLGAP_CACHE``, default ``~/.cache/skillgap`` (not created)."""
+    return Path(os.environ.get("SKILLGAP_CACHE") or Path.home() / ".cache" / "skillgap")
+
+
 def default_model_path() -> Path:
     """The embedded model: the shipped trained folder, else an untrained one built once in the cache.
 
@@ -204,8 +209,7 @@ def default_model_path() -> Path:
     if (SHIPPED_MODEL_DIR / "config.json").is_file():
         return SHIPPED_MODEL_DIR
     _warn_untrained()
-    cache = Path(os.environ.get("SKILLGAP_CACHE") or Path.home() / ".cache" / "skillgap")
-    target = cache / "models" / UNTRAINED_MODEL_NAME
+    target = cache_dir() / "models" / UNTRAINED_MODEL_NAME
     if (target / "config.json").is_file():
         return target
     with _BUILD_LOCK:
@@ -244,5 +248,6 @@ __all__ = [
     "SHIPPED_MODEL_DIR",
     "SPECIAL_TOKENS",
     "build_tiny_model",
+    "cache_dir",
     "default_model_path",
 ]

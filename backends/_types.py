@@ -186,6 +186,8 @@ class Generation(BaseModel):
     finish_reason: Literal["stop", "length", "error"] = "stop"
     error: str | None = None
     batch_size: int = 1
+    #: Served from a call cache; ``latency_s`` and ``batch_size`` are those of the original call.
+    cached: bool = False
 
 
 @runtime_checkable

@@ -19,6 +19,7 @@ class SampleRecord(BaseModel):
     task: str
     sample_id: str
     strategy: str
+    image_id: str | None = None  # samples sharing an image are one bootstrap cluster (None: own)
     prediction: str | None
     raw: str | None
     correct: bool

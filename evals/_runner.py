@@ -24,6 +24,7 @@ from ..backends._types import Backend
 from ..graphs import STRATEGIES, SkillGraph, strategy
 from ..graphs._compiled import CompiledGraph, GraphInputError, GraphResult
 from ..skills._formats import render_value
+from ._datasets import SampleError
 from ._records import RecordLog, SampleRecord
 from ._sample import Sample
 from ._tasks import composition
@@ -42,6 +43,9 @@ class EvalConfig(BaseModel):
     layout: str = "grid"
     constrained: bool = True
     concurrency: int = Field(default=64, ge=1)
+    #: A user dataset (JSONL file or saved Hugging Face dataset) instead of generated samples;
+    #: ``n`` then caps the rows per task, and ``seed``/``layout`` are not used for loading.
+    dataset: str | None = None
 
     def steps(self) -> list[str]:
         return [*self.strategies, *(SKILL_STEPS if self.skills else ())]
@@ -88,6 +92,7 @@ def score(sample: Sample, step: str, result: GraphResult) -> SampleRecord:
         task=sample.task,
         sample_id=sample.id,
         strategy=step,
+        image_id=sample.image_id or None,
         prediction=answer if step != "visual" else inter_text,
         raw=result.raw,
         correct=correct,
@@ -113,9 +118,36 @@ def _visual_from_cascaded(sample: Sample, result: GraphResult) -> SampleRecord:
 
 
 def _failed(sample: Sample, step: str, error: str) -> SampleRecord:
-    return SampleRecord(task=sample.task, sample_id=sample.id, strategy=step, prediction=None,
-                        raw=None, correct=False, gold=sample.answer, error=error,
+    return SampleRecord(task=sample.task, sample_id=sample.id, strategy=step,
+                        image_id=sample.image_id or None, prediction=None, raw=None, correct=False,
+                        gold=(sample.intermediate or "") if step == "visual" else sample.answer,
+                        error=error,
                         gold_intermediate=sample.intermediate, difficulty=sample.difficulty)
+
+
+def record_bad_rows(errors: Sequence[SampleError], log: RecordLog, config: EvalConfig) -> int:
+    """Record each bad dataset row of a known task as a failed record of every step (once: a
+    resumed run skips them); returns how many records were written."""
+    done = log.done()
+    written = 0
+    for error in errors:
+        if error.task is None or error.id is None:
+            continue  # no task to count it against; listed in dataset_errors.jsonl only
+        for step in config.steps():
+            if (error.task, error.id, step) in done:
+                continue
+            log.append(SampleRecord(task=error.task, sample_id=error.id, strategy=step,
+                                    prediction=None, raw=None, correct=False, gold="",
+                                    error=f"bad dataset row {error.row}: {error.message}"))
+            written += 1
+    return written
+
+
+def applicable_steps(sample: Sample, steps: Sequence[str]) -> list[str]:
+    """The skill steps need a gold intermediate; a dataset row without one runs only strategies."""
+    if sample.intermediate is not None:
+        return list(steps)
+    return [step for step in steps if step not in SKILL_STEPS]
 
 
 async def run_samples(
@@ -135,7 +167,8 @@ async def run_samples(
 
     async def attempt(sample: Sample, step: str) -> list[SampleRecord]:
         wants_visual = (
-            step == "cascaded" and shared_visual and (sample.task, sample.id, "visual") not in done
+            step == "cascaded" and shared_visual and sample.intermediate is not None
+            and (sample.task, sample.id, "visual") not in done
         )
         try:
             result = await graphs[sample.task][step].arun(
@@ -159,7 +192,7 @@ async def run_samples(
 
     jobs = []
     for sample in samples:
-        for step in steps:
+        for step in applicable_steps(sample, steps):
             if (sample.task, sample.id, step) in done:
                 continue
             if step == "visual" and shared_visual and (sample.task, sample.id, "cascaded") not in done:
@@ -211,9 +244,12 @@ def prepare_out(out: Path, config: EvalConfig, backend: Backend) -> RecordLog:
 
 
 def load_samples(config: EvalConfig) -> list[Sample]:
+    """The samples ``config`` names: generated, or the usable rows of ``config.dataset``."""
     from ._generators import generate
 
     _check(config)
+    if config.dataset is not None:
+        return [item for item in load_items(config) if isinstance(item, Sample)]
     return [
         sample
         for task in config.tasks
@@ -221,29 +257,54 @@ def load_samples(config: EvalConfig) -> list[Sample]:
     ]
 
 
+def load_items(config: EvalConfig) -> list[Sample | SampleError]:
+    """Like :func:`load_samples`, with a dataset's bad rows kept as :class:`SampleError`."""
+    if config.dataset is None:
+        return list(load_samples(config))
+    from ._datasets import load_dataset, select
+
+    _check(config)
+    return select(load_dataset(config.dataset), config.tasks, config.n)
+
+
 def run_eval(
     config: EvalConfig,
     backend: Backend,
     out: Path,
     *,
-    samples: Sequence[Sample] | None = None,
+    samples: Sequence[Sample | SampleError] | None = None,
     show_progress: bool = True,
 ) -> dict[str, Any]:
-    """Run (or resume) an eval into ``out`` and write ``summary.json``; returns the summary."""
+    """Run (or resume) an eval into ``out`` and write ``summary.json``; returns the summary.
+
+    ``samples`` defaults to what ``config`` names; bad dataset rows (:class:`SampleError`) among
+    them are recorded as failed samples and listed in ``dataset_errors.jsonl``.
+    """
     from ._summary import summarize
 
     _check(config)
-    samples = list(samples) if samples is not None else load_samples(config)
+    items = list(samples) if samples is not None else load_items(config)
+    errors = [item for item in items if isinstance(item, SampleError)]
+    good = [item for item in items if isinstance(item, Sample)]
     log = prepare_out(out, config, backend)
-    total = len(samples) * len(config.steps())
+    if errors:
+        (out / "dataset_errors.jsonl").write_text(
+            "".join(error.model_dump_json() + "\n" for error in errors), encoding="utf-8"
+        )
+    total = sum(len(applicable_steps(sample, config.steps())) for sample in good)
+    total += sum(e.task is not None for e in errors) * len(config.steps())
     try:
+        record_bad_rows(errors, log, config)
         from tqdm.auto import tqdm
 
         with tqdm(total=total, initial=len(log.done()), desc="eval", unit="pair",
                   disable=not show_progress) as bar:
-            asyncio.run(run_samples(samples, backend, log, config, bar))
+            asyncio.run(run_samples(good, backend, log, config, bar))
     finally:
         log.close()
     summary = summarize(log.records, model=str(backend.describe().get("model")))
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    from ._report import write_run_report
+
+    write_run_report(out, summary)
     return summary

@@ -127,3 +127,13 @@ def test_record_log_rejects_a_foreign_file(tmp_path: Path) -> None:
     path.write_text('{"not": "a record"}\n')
     with pytest.raises(ValueError, match=r"samples\.jsonl:1 is not a sample record"):
         RecordLog(path)
+
+
+def test_samples_without_a_gold_intermediate_run_only_the_strategies(tmp_path: Path) -> None:
+    config = EvalConfig(tasks=["cards"], n=2, seed=3)
+    samples = load_samples(config)
+    unlabelled = [sample.model_copy(update={"intermediate": None}) for sample in samples]
+    run_eval(config, _oracle(samples), tmp_path, samples=unlabelled, show_progress=False)
+    records = read_records(tmp_path)
+    assert sorted({r.strategy for r in records}) == ["cascaded", "cot", "direct"]
+    assert len(records) == 2 * 3 and all(r.strategy != "cascaded" or r.correct for r in records)
