@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eval_helpers import reader_backend
 
-from skillgap.backends import GenerationRequest, MockBackend
 from skillgap.cli import main
 from skillgap.evals import (
     EvalConfig,
@@ -39,21 +39,6 @@ def _write(path: Path, rows: list[Any]) -> Path:
     path.write_text("".join((row if isinstance(row, str) else json.dumps(row)) + "\n"
                             for row in rows))
     return path
-
-
-def _oracle(items: list[Sample | SampleError]) -> MockBackend:
-    labels = {(s.task, s.id): s for s in items if isinstance(s, Sample)}
-
-    def handler(request: GenerationRequest) -> str:
-        sample = labels[(request.metadata["task"], request.metadata["sample_id"])]
-        skill = request.metadata["skill"]
-        if skill in ("read_expression", "list_objects", "read_cards"):
-            return sample.intermediate or ""
-        if skill.endswith(".cot"):
-            return f"{sample.intermediate}\nAnswer: {sample.answer}"
-        return sample.answer
-
-    return MockBackend(handler=handler)
 
 
 def test_good_rows_in_every_image_form_become_samples(tmp_path: Path) -> None:
@@ -114,7 +99,8 @@ def test_bad_rows_are_errors_and_a_mixed_dataset_runs_to_the_end(tmp_path: Path)
     assert [s.id for s in samples] == [row["id"] for row in good]
 
     config = EvalConfig(tasks=["counting"], n=50, dataset=str(path))
-    summary = run_eval(config, _oracle(items), tmp_path / "run", show_progress=False)
+    backend = reader_backend(items, direct_right=True)
+    summary = run_eval(config, backend, tmp_path / "run", show_progress=False)
     records = read_records(tmp_path / "run")
     scored = [r for r in records if r.error is None]
     assert {r.sample_id for r in scored} == {row["id"] for row in good}
@@ -131,7 +117,7 @@ def test_bad_rows_are_errors_and_a_mixed_dataset_runs_to_the_end(tmp_path: Path)
     run = json.loads((tmp_path / "run" / "run.json").read_text())
     assert run["config"]["dataset"] == str(path)
     # Resuming writes nothing twice.
-    run_eval(config, _oracle(items), tmp_path / "run", show_progress=False)
+    run_eval(config, reader_backend(items, direct_right=True), tmp_path / "run", show_progress=False)
     assert len(read_records(tmp_path / "run")) == len(records)
 
 

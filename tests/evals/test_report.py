@@ -8,37 +8,13 @@ import re
 from pathlib import Path
 
 import pytest
+from eval_helpers import reader_backend
 
-from skillgap.backends import GenerationRequest, MockBackend
 from skillgap.cli import main
-from skillgap.evals import EvalConfig, Sample, load_samples, read_records, run_eval
-from skillgap.skills import CardHand, Expression, ObjectList
+from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 
 CONFIG = EvalConfig(n=6, seed=11)
 PNG = b"\x89PNG\r\n\x1a\n"
-
-
-def _reader(samples: list[Sample], *, model_id: str, direct_right: bool) -> MockBackend:
-    """Reads perfectly; composes in one call only when ``direct_right``."""
-
-    def handler(request: GenerationRequest) -> str:
-        skill = request.metadata["skill"]
-        sample = next(s for s in samples if s.id == request.metadata["sample_id"]
-                      and s.task == request.metadata["task"])
-        if skill.endswith(".direct"):
-            return sample.answer if direct_right else "0"
-        if skill.endswith(".cot"):
-            return f"{sample.intermediate}\nAnswer: {sample.answer}"
-        if skill in ("read_expression", "list_objects", "read_cards"):
-            return sample.intermediate or ""
-        text = request.messages[0].text.splitlines()[-1].split(": ", 1)[1]
-        if skill == "solve_expression":
-            return str(Expression.parse(text).evaluate())
-        if skill == "count_objects":
-            return str(ObjectList.parse(text).count(sample.inputs["query"]))
-        return str(CardHand.parse(text).blackjack_value())
-
-    return MockBackend(handler=handler, model_id=model_id)
 
 
 @pytest.fixture(scope="module")
@@ -46,9 +22,9 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     samples = load_samples(CONFIG)
     first = tmp_path_factory.mktemp("runs") / "weak"
     second = first.parent / "strong"
-    run_eval(CONFIG, _reader(samples, model_id="weak-reader", direct_right=False), first,
+    run_eval(CONFIG, reader_backend(samples, model_id="weak-reader", direct_right=False), first,
              show_progress=False)
-    run_eval(CONFIG, _reader(samples, model_id="strong-reader", direct_right=True), second,
+    run_eval(CONFIG, reader_backend(samples, model_id="strong-reader", direct_right=True), second,
              show_progress=False)
     return first, second
 

@@ -6,44 +6,18 @@ import json
 from pathlib import Path
 
 import pytest
+from eval_helpers import reader_backend
 
-from skillgap.backends import GenerationRequest, MockBackend
-from skillgap.evals import EvalConfig, Sample, composition, load_samples, read_records, run_eval
+from skillgap.backends import MockBackend
+from skillgap.evals import EvalConfig, composition, load_samples, read_records, run_eval
 from skillgap.evals._records import RecordLog
-from skillgap.skills import CardHand, Expression, ObjectList
 
 CONFIG = EvalConfig(n=4, seed=3)
 
 
-def _oracle(samples: list[Sample]) -> MockBackend:
-    """Answers like a model that reads perfectly and composes only when told to in steps."""
-    by_text: dict[str, Sample] = {}
-    for sample in samples:
-        by_text[sample.intermediate or ""] = sample
-
-    def handler(request: GenerationRequest) -> str:
-        skill = request.metadata["skill"]
-        task = request.metadata["task"]
-        sample = next(s for s in samples if s.id == request.metadata["sample_id"] and s.task == task)
-        if skill.endswith(".direct"):
-            return "0"  # direct never composes
-        if skill.endswith(".cot"):
-            return f"{sample.intermediate}\nAnswer: {sample.answer}"
-        if skill in ("read_expression", "list_objects", "read_cards"):
-            return sample.intermediate or ""
-        text = request.messages[0].text.splitlines()[-1].split(": ", 1)[1]
-        if skill == "solve_expression":
-            return str(Expression.parse(text).evaluate())
-        if skill == "count_objects":
-            return str(ObjectList.parse(text).count(sample.inputs["query"]))
-        return str(CardHand.parse(text).blackjack_value())
-
-    return MockBackend(handler=handler)
-
-
 def test_records_scores_and_summary(tmp_path: Path) -> None:
     samples = load_samples(CONFIG)
-    summary = run_eval(CONFIG, _oracle(samples), tmp_path, show_progress=False)
+    summary = run_eval(CONFIG, reader_backend(samples), tmp_path, show_progress=False)
     records = read_records(tmp_path)
     assert len(records) == len(samples) * len(CONFIG.steps())
     assert len({r.key() for r in records}) == len(records)
@@ -64,12 +38,12 @@ def test_records_scores_and_summary(tmp_path: Path) -> None:
 
 def test_resume_runs_only_missing_pairs(tmp_path: Path) -> None:
     samples = load_samples(CONFIG)
-    run_eval(CONFIG, _oracle(samples), tmp_path, show_progress=False)
+    run_eval(CONFIG, reader_backend(samples), tmp_path, show_progress=False)
     lines = (tmp_path / "samples.jsonl").read_text().splitlines()
     kept = lines[:10]
     # A kill mid-write leaves a torn last line: it must be dropped and its pair rerun.
     (tmp_path / "samples.jsonl").write_text("\n".join(kept) + "\n" + lines[10][:25])
-    backend = _oracle(samples)
+    backend = reader_backend(samples)
     run_eval(CONFIG, backend, tmp_path, show_progress=False)
     records = read_records(tmp_path)
     assert sorted(r.key() for r in records) == sorted(
@@ -78,16 +52,16 @@ def test_resume_runs_only_missing_pairs(tmp_path: Path) -> None:
     )
     assert len(records) == len(lines)
     assert 0 < len(backend.requests) < 2 * len(lines)
-    again = _oracle(samples)
+    again = reader_backend(samples)
     run_eval(CONFIG, again, tmp_path, show_progress=False)
     assert again.requests == []  # nothing left to do
 
 
 def test_a_different_config_is_refused(tmp_path: Path) -> None:
     samples = load_samples(CONFIG)
-    run_eval(CONFIG, _oracle(samples), tmp_path, show_progress=False)
+    run_eval(CONFIG, reader_backend(samples), tmp_path, show_progress=False)
     with pytest.raises(ValueError, match="holds a run with a different config"):
-        run_eval(CONFIG.model_copy(update={"seed": 4}), _oracle(samples), tmp_path,
+        run_eval(CONFIG.model_copy(update={"seed": 4}), reader_backend(samples), tmp_path,
                  show_progress=False)
 
 
@@ -96,7 +70,7 @@ def test_a_bad_sample_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
     samples = load_samples(config)
     broken = samples[1].model_copy(update={"inputs": {"query": "purple"}})
     mixed = [samples[0], broken, samples[2]]
-    run_eval(config, _oracle(samples), tmp_path, samples=mixed, show_progress=False)
+    run_eval(config, reader_backend(samples), tmp_path, samples=mixed, show_progress=False)
     records = read_records(tmp_path)
     bad = [r for r in records if r.sample_id == broken.id and r.strategy in ("direct", "cascaded", "cot")]
     assert bad and all(r.error and "query" in r.error and "purple" in r.error for r in bad)
@@ -133,7 +107,7 @@ def test_samples_without_a_gold_intermediate_run_only_the_strategies(tmp_path: P
     config = EvalConfig(tasks=["cards"], n=2, seed=3)
     samples = load_samples(config)
     unlabelled = [sample.model_copy(update={"intermediate": None}) for sample in samples]
-    run_eval(config, _oracle(samples), tmp_path, samples=unlabelled, show_progress=False)
+    run_eval(config, reader_backend(samples), tmp_path, samples=unlabelled, show_progress=False)
     records = read_records(tmp_path)
     assert sorted({r.strategy for r in records}) == ["cascaded", "cot", "direct"]
     assert len(records) == 2 * 3 and all(r.strategy != "cascaded" or r.correct for r in records)
