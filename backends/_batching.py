@@ -16,6 +16,8 @@ from typing import Any
 
 from ._types import Generation, GenerationRequest
 
+_Pending = tuple[Hashable, GenerationRequest, "asyncio.Future[Generation]"]
+
 
 class BatchingBackend(ABC):
     """Base class: subclasses implement ``_generate_batch`` for a list of compatible requests.
@@ -34,7 +36,8 @@ class BatchingBackend(ABC):
         self.model_id = model_id
         self.max_batch_size = max_batch_size
         self.batch_wait_s = batch_wait_s
-        self._pending: list[tuple[GenerationRequest, asyncio.Future[Generation]]] = []
+        # Each pending request with its batch key (computed once) and its caller's future.
+        self._pending: list[_Pending] = []
         self._worker: asyncio.Task[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-batch")
@@ -70,7 +73,7 @@ class BatchingBackend(ABC):
         futures = []
         for request in requests:
             future: asyncio.Future[Generation] = loop.create_future()
-            self._pending.append((request, future))
+            self._pending.append((self.batch_key(request), request, future))
             futures.append(future)
         if self._worker is None or self._worker.done():
             self._worker = loop.create_task(self._drain())
@@ -82,7 +85,7 @@ class BatchingBackend(ABC):
             if len(self._pending) < self.max_batch_size and self.batch_wait_s > 0:
                 await asyncio.sleep(self.batch_wait_s)
             batch = self._take_batch()
-            requests = [request for request, _ in batch]
+            requests = [request for _, request, _ in batch]
             started = time.perf_counter()
             try:
                 generations = await loop.run_in_executor(
@@ -94,28 +97,25 @@ class BatchingBackend(ABC):
                         f"for {len(requests)} requests"
                     )
             except Exception as exc:  # the whole batch failed: every caller sees the error
-                for _, future in batch:
+                for _, _, future in batch:
                     if not future.done():
                         future.set_exception(exc)
                 continue
             elapsed = time.perf_counter() - started
-            for (_, future), generation in zip(batch, generations, strict=True):
+            for (_, _, future), generation in zip(batch, generations, strict=True):
                 if not future.done():
                     update: dict[str, Any] = {"batch_size": len(batch)}
                     if not generation.latency_s:
                         update["latency_s"] = elapsed
                     future.set_result(generation.model_copy(update=update))
 
-    def _take_batch(self) -> list[tuple[GenerationRequest, asyncio.Future[Generation]]]:
+    def _take_batch(self) -> list[_Pending]:
         """The oldest request and, in arrival order, up to max_batch_size - 1 compatible ones."""
-        key = self.batch_key(self._pending[0][0])
-        batch: list[tuple[GenerationRequest, asyncio.Future[Generation]]] = []
-        rest: list[tuple[GenerationRequest, asyncio.Future[Generation]]] = []
+        key = self._pending[0][0]
+        batch: list[_Pending] = []
+        rest: list[_Pending] = []
         for item in self._pending:
-            if len(batch) < self.max_batch_size and self.batch_key(item[0]) == key:
-                batch.append(item)
-            else:
-                rest.append(item)
+            (batch if len(batch) < self.max_batch_size and item[0] == key else rest).append(item)
         self._pending = rest
         return batch
 

@@ -82,21 +82,22 @@ def _same(text: str | None, gold: str | None) -> bool:
 
 def score(sample: Sample, step: str, result: GraphResult) -> SampleRecord:
     """Turn a graph result into a record; the visual step is judged on the intermediate."""
-    answer = result.answer_text()
-    intermediate = result.intermediate
-    inter_text = None if intermediate is None else render_value(intermediate)
-    if step == "visual":
-        answer, inter_text = None, result.answer_text()
-    correct = _same(inter_text, sample.intermediate) if step == "visual" else _same(answer, sample.answer)
+    if step == "visual":  # the visual skill's output is the intermediate itself
+        prediction = inter_text = result.answer_text()
+        gold = sample.intermediate or ""
+    else:
+        prediction = result.answer_text()
+        inter_text = None if result.intermediate is None else render_value(result.intermediate)
+        gold = sample.answer
     return SampleRecord(
         task=sample.task,
         sample_id=sample.id,
         strategy=step,
         image_id=sample.image_id or None,
-        prediction=answer if step != "visual" else inter_text,
+        prediction=prediction,
         raw=result.raw,
-        correct=correct,
-        gold=sample.intermediate or "" if step == "visual" else sample.answer,
+        correct=_same(prediction, gold),
+        gold=gold,
         intermediate=inter_text,
         gold_intermediate=sample.intermediate,
         intermediate_correct=None if inter_text is None else _same(inter_text, sample.intermediate),

@@ -134,7 +134,7 @@ class CompiledGraph:
         self.graph = graph
         self.name = graph.name
         self.bindings = {node: dict(bound) for node, bound in bindings.items()}
-        self.inputs = graph.graph_inputs()
+        self.inputs = graph.graph_inputs(self.bindings)
         builder = StateGraph(GraphState, context_schema=RunContext)
         for node in graph.topological_order():
             builder.add_node(node, self._node(node))

@@ -167,10 +167,12 @@ class SkillGraph:
     def answer_node(self) -> str:
         return self.answer or self.sinks()[0]
 
-    def graph_inputs(self) -> dict[str, Any]:
-        """Graph input name -> expected type, over all nodes."""
+    def graph_inputs(
+        self, bindings: Mapping[str, Mapping[str, str | Input]] | None = None
+    ) -> dict[str, Any]:
+        """Graph input name -> expected type, over all nodes (``bindings`` from ``validate()``)."""
         wanted: dict[str, Any] = {}
-        for node, bound in self.validate().items():
+        for node, bound in (bindings or self.validate()).items():
             skill = self.skill_of(node)
             for param, source in bound.items():
                 if isinstance(source, Input):
