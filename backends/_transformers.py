@@ -65,7 +65,10 @@ class TransformersBackend(BatchingBackend):
         if dtype == "auto":
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.dtype = dtype
+        # A local folder has no hub revision; its weights' digest stands in, so a retrained model at
+        # the same path never reuses the call cache or resumes a run made with the old weights.
         self.revision = revision
+        self.weights_digest = _folder_digest(source) if is_local else None
         self.trust_remote_code = trust_remote_code
         self.constrained = constrained
         self.local_files_only = is_local if local_files_only is None else local_files_only
@@ -83,10 +86,13 @@ class TransformersBackend(BatchingBackend):
         return {
             **super().describe(),
             "revision": self.revision,
+            "weights_digest": self.weights_digest,
             "device": self.device,
             "dtype": self.dtype,
             "trust_remote_code": self.trust_remote_code,
             "constrained": self.constrained,
+            # Bumped when constrained decoding changes what it accepts (the call cache keys on it).
+            "constraint_engine": CONSTRAINT_ENGINE,
             "local_files_only": self.local_files_only,
             "native_layout": self.native_layout,
         }
@@ -160,21 +166,8 @@ class TransformersBackend(BatchingBackend):
         return [result for result in results if result is not None]
 
     def _render(self, request: GenerationRequest) -> str:
-        messages = [
-            {
-                "role": message.role,
-                "content": [
-                    {"type": "text", "text": part.text}
-                    if isinstance(part, TextPart)
-                    else {"type": "image"}
-                    for part in message.content
-                    if isinstance(part, TextPart | ImagePart)
-                ],
-            }
-            for message in request.messages
-        ]
         prompt = self._processor.apply_chat_template(
-            messages, add_generation_prompt=True, tokenize=False
+            chat_messages(request), add_generation_prompt=True, tokenize=False
         )
         return str(prompt)
 
@@ -254,7 +247,6 @@ class TransformersBackend(BatchingBackend):
         cache_key = (constraint.kind, constraint.key())
         processor = self._processors.get(cache_key)
         if processor is None:
-            from outlines_core import Index
             from outlines_core.json_schema import build_regex_from_schema
 
             if constraint.kind == "regex":
@@ -262,7 +254,7 @@ class TransformersBackend(BatchingBackend):
                 regex = constraint.pattern
             else:
                 regex = build_regex_from_schema(json.dumps(constraint.schema_))
-            index = Index(regex, self._outlines_vocabulary())
+            index = regex_index(regex, self._outlines_vocabulary())
             processor = _eager_processor_class()(index, "torch")
             self._processors[cache_key] = processor
         return processor
@@ -297,6 +289,20 @@ class TransformersBackend(BatchingBackend):
         return self._vocabulary
 
 
+def regex_index(regex: str, vocabulary: Any) -> Any:
+    """An outlines-core index that accepts exactly the full matches of ``regex``.
+
+    The pattern is wrapped and anchored at its end: without the ``$``, outlines-core's index stops
+    at the first full match, so ``6+3`` could never grow into ``6+3+5``, nor ``1`` into ``12``.
+    """
+    from outlines_core import Index
+
+    return Index(f"(?:{regex})$", vocabulary)
+
+
+#: Version of the constrained-decoding semantics; v2: full-match (anchored) regex indices.
+CONSTRAINT_ENGINE = "outlines-core/full-match-v2"
+
 _EAGER_PROCESSOR_CLASS: Any = None
 
 
@@ -326,6 +332,21 @@ def _eager_processor_class() -> Any:
     return _EAGER_PROCESSOR_CLASS
 
 
+def chat_messages(request: GenerationRequest) -> list[dict[str, Any]]:
+    """A request's messages in the chat-template form processors take (images as placeholders)."""
+    return [
+        {
+            "role": message.role,
+            "content": [
+                {"type": "text", "text": part.text} if isinstance(part, TextPart) else {"type": "image"}
+                for part in message.content
+                if isinstance(part, TextPart | ImagePart)
+            ],
+        }
+        for message in request.messages
+    ]
+
+
 def _error(message: str) -> Generation:
     return Generation(text="", finish_reason="error", error=message)
 
@@ -336,6 +357,20 @@ def _native_layout(folder: str) -> str:
     if not card.is_file():
         return "free"
     return str(json.loads(card.read_text()).get("layout", "free"))
+
+
+def _folder_digest(folder: str) -> str:
+    """``sha256:`` of a model folder's config and weight files (names and bytes), 16 hex digits."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for path in sorted(Path(folder).iterdir()):
+        if path.suffix in (".safetensors", ".bin") or path.name == "config.json":
+            digest.update(path.name.encode() + b"\0")
+            with path.open("rb") as handle:
+                for chunk in iter(lambda: handle.read(1 << 20), b""):
+                    digest.update(chunk)
+    return "sha256:" + digest.hexdigest()[:16]
 
 
 def _resolve_model(model: str | Path) -> tuple[str, bool]:

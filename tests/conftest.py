@@ -7,9 +7,12 @@ import pytest
 
 @pytest.fixture(scope="session")
 def tiny_model_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The embedded tiny LLaVA with random weights (seed 0), built offline once per session."""
-    from skillgap.backends._tiny import build_tiny_model
+    """The embedded tiny LLaVA: the trained model shipped in the package (integration tests run
+    real, trained model code); a random seed-0 one only where a checkout has no shipped model."""
+    from skillgap.backends._tiny import SHIPPED_MODEL_DIR, build_tiny_model
 
+    if (SHIPPED_MODEL_DIR / "config.json").is_file():
+        return SHIPPED_MODEL_DIR
     return build_tiny_model(tmp_path_factory.mktemp("models") / "tiny", seed=0)
 
 

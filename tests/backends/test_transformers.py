@@ -252,7 +252,22 @@ def test_describe_names_model_device_and_dtype(backend: TransformersBackend, tin
     assert described["device"] in ("cpu", "cuda")
     assert described["dtype"] == ("float32" if described["device"] == "cpu" else "bfloat16")
     assert described["revision"] is None
+    assert described["weights_digest"].startswith("sha256:")  # a local folder: its weights' digest
     assert described["local_files_only"] is True
+
+
+def test_a_local_folder_with_other_weights_gets_another_revision(tmp_path: Path, tiny_model_path: Path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(tiny_model_path, copy)
+    same = TransformersBackend(copy).describe()["weights_digest"]
+    assert same == TransformersBackend(tiny_model_path).describe()["weights_digest"]
+    weights = copy / "model.safetensors"
+    data = bytearray(weights.read_bytes())
+    data[-1] ^= 1  # one bit of one weight
+    weights.write_bytes(bytes(data))
+    assert TransformersBackend(copy).describe()["weights_digest"] != same
 
 
 def test_default_model_path_builds_untrained_model_once(
@@ -289,9 +304,47 @@ def test_default_model_path_prefers_shipped_model(
     assert not (tmp_path / "cache").exists()
 
 
-def test_build_is_deterministic_in_seed(tmp_path: Path, tiny_model_path: Path) -> None:
+def test_build_is_deterministic_in_seed(tmp_path: Path) -> None:
+    first = build_tiny_model(tmp_path / "first", seed=0)
     again = build_tiny_model(tmp_path / "again", seed=0)
     other = build_tiny_model(tmp_path / "other", seed=1)
-    weights = (tiny_model_path / "model.safetensors").read_bytes()
+    weights = (first / "model.safetensors").read_bytes()
     assert (again / "model.safetensors").read_bytes() == weights
     assert (other / "model.safetensors").read_bytes() != weights
+
+
+@pytest.mark.parametrize(
+    ("skill_name", "accepted", "refused"),
+    [
+        ("read_expression", ["6+3+5", "12+3-4", "6+3"], ["6+", "+3"]),
+        ("list_objects", ["RC BS GT", "RC", "RC BS GT YC RS"], ["RC ", "RX"]),
+        ("read_cards", ["7H KS", "7H KS 2C"], ["7H ", "7X"]),
+        ("score_blackjack", ["12", "-3", "1234", "7"], ["", "-"]),
+    ],
+)
+def test_constraints_accept_every_full_match_not_only_the_shortest(
+    backend: TransformersBackend, skill_name: str, accepted: list[str], refused: list[str]
+) -> None:
+    """outlines-core's index, unanchored, ends at the first full match ("6+3" of "6+3+5")."""
+    from outlines_core import Guide
+
+    from skillgap.backends._transformers import regex_index
+    from skillgap.skills import get_skill
+
+    backend.load()
+    pattern = get_skill(skill_name).constraint().pattern
+    assert pattern is not None
+    index = regex_index(pattern, backend._outlines_vocabulary())
+    tokenizer = backend._processor.tokenizer
+
+    def complete(text: str) -> bool:
+        guide = Guide(index)
+        try:
+            for character in text:
+                guide.advance(tokenizer.convert_tokens_to_ids(character))
+        except ValueError:
+            return False
+        return tokenizer.eos_token_id in guide.get_tokens()
+
+    assert all(complete(text) for text in accepted), accepted
+    assert not any(complete(text) for text in refused), refused
