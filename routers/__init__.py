@@ -1,8 +1,85 @@
 """Routers pick, per input, the composition or executor most likely to be right at least cost.
 
-Only the protocol lives here so far; built-in routers arrive with their own issue.
+Built-in routers: ``FixedRouter`` and ``RuleRouter`` (per task), ``FallbackRouter`` (direct first,
+escalate on a failed constraint or a low answer log-probability), ``LearnedRouter`` (a logistic
+regression on cheap features, trained on a run log) and ``OracleRouter`` (the upper bound). Train
+and replay them on run logs with ``train_router`` / ``simulate``; run them live with
+``skillgap.graphs.routed``.
 """
 
-from ._router import RouteDecision, Router
+from ._calibrate import Cost, Item, Point, pick_threshold, sweep
+from ._fallback import FallbackRouter
+from ._features import FEATURE_SETS, image_stats, signal_features
+from ._files import (
+    RouterFile,
+    RouterOverlapError,
+    TrainedOn,
+    check_no_overlap,
+    load_router,
+    read_router_file,
+    save_router,
+)
+from ._fixed import FixedRouter
+from ._learned import LearnedRouter, fit_logistic
+from ._offline import (
+    TRAINABLE,
+    Row,
+    calibrate,
+    format_simulation,
+    load_run_rows,
+    rows_from_records,
+    simulate,
+    train_router,
+    trained_on,
+)
+from ._oracle import OracleRouter
+from ._router import (
+    BRANCHES,
+    ROUTER_KINDS,
+    RouteDecision,
+    Router,
+    ThresholdRouter,
+    register_router,
+    router_from_record,
+)
+from ._rule import RuleRouter
 
-__all__ = ["RouteDecision", "Router"]
+__all__ = [
+    "BRANCHES",
+    "FEATURE_SETS",
+    "ROUTER_KINDS",
+    "TRAINABLE",
+    "Cost",
+    "FallbackRouter",
+    "FixedRouter",
+    "Item",
+    "LearnedRouter",
+    "OracleRouter",
+    "Point",
+    "RouteDecision",
+    "Router",
+    "RouterFile",
+    "RouterOverlapError",
+    "Row",
+    "RuleRouter",
+    "ThresholdRouter",
+    "TrainedOn",
+    "calibrate",
+    "check_no_overlap",
+    "fit_logistic",
+    "format_simulation",
+    "image_stats",
+    "load_router",
+    "load_run_rows",
+    "pick_threshold",
+    "read_router_file",
+    "register_router",
+    "router_from_record",
+    "rows_from_records",
+    "save_router",
+    "signal_features",
+    "simulate",
+    "sweep",
+    "train_router",
+    "trained_on",
+]

@@ -1,0 +1,73 @@
+"""Cheap per-sample features for routers: question, image statistics and the cheap path's outcome.
+
+All of them are known before the expensive path runs: image statistics take a few milliseconds of
+numpy on the pixels, the direct answer's log-probability comes with the direct call a probing router
+makes anyway.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ..backends._types import ImageRef
+
+IMAGE_FEATURES = ("ink_fraction", "colour_fraction", "ink_columns", "ink_rows", "ink_tiles")
+#: Features known before any model call.
+PRE_FEATURES = ("question_words", *IMAGE_FEATURES)
+#: Features known once the direct (cheap) path has run.
+DIRECT_FEATURES = ("direct_logprob", "direct_logprob_missing", "direct_failed")
+FEATURE_SETS: dict[str, tuple[str, ...]] = {
+    "pre": PRE_FEATURES,
+    "direct": (*PRE_FEATURES, *DIRECT_FEATURES),
+}
+#: Log-probabilities below this are clipped, so one wild value does not dominate a fit.
+LOGPROB_FLOOR = -50.0
+
+
+def image_stats(image: ImageRef, *, tiles: int = 5) -> dict[str, float]:
+    """Shares of the image that carry ink, colour, and how spread the ink is.
+
+    The background is the median colour; a pixel is ink when it differs from it by more than a
+    quarter of the range, coloured when its channels differ by more than 0.3. ``ink_tiles`` is the
+    share of a ``tiles`` × ``tiles`` partition holding ink (a proxy for how many items there are).
+    """
+    pixels = np.asarray(image.load(), dtype=np.float32) / 255.0
+    background = np.median(pixels.reshape(-1, 3), axis=0)
+    ink = np.abs(pixels - background).max(axis=2) > 0.25
+    colour = (pixels.max(axis=2) - pixels.min(axis=2)) > 0.3
+    height, width = ink.shape
+    rows = np.array_split(np.arange(height), tiles)
+    cols = np.array_split(np.arange(width), tiles)
+    filled = sum(
+        bool(ink[np.ix_(r, c)].mean() > 0.02) for r in rows for c in cols if len(r) and len(c)
+    )
+    return {
+        "ink_fraction": float(ink.mean()),
+        "colour_fraction": float(colour.mean()),
+        "ink_columns": float(ink.any(axis=0).mean()),
+        "ink_rows": float(ink.any(axis=1).mean()),
+        "ink_tiles": filled / (tiles * tiles),
+    }
+
+
+def signal_features(task: str, signals: Mapping[str, Any]) -> dict[str, float]:
+    """Every feature the signals allow (image statistics are 0 when there is no image)."""
+    question = str(signals.get("question") or "")
+    features: dict[str, float] = {f"task={task}": 1.0, "question_words": float(len(question.split()))}
+    image = signals.get("image")
+    stats = signals.get("image_stats")  # precomputed when one sample is scored many times
+    if stats is None:
+        stats = image_stats(image) if isinstance(image, ImageRef) else dict.fromkeys(IMAGE_FEATURES, 0.0)
+    features.update(stats)
+    direct = signals.get("direct")
+    if direct is not None:
+        logprob = direct.get("logprob")
+        usable = logprob is not None and math.isfinite(float(logprob))
+        features["direct_logprob"] = max(LOGPROB_FLOOR, float(logprob)) if usable else 0.0
+        features["direct_logprob_missing"] = 0.0 if usable else 1.0
+        features["direct_failed"] = 0.0 if direct.get("ok", False) else 1.0
+    return features
