@@ -23,7 +23,8 @@ from ._types import Backend, Generation, GenerationRequest
 CACHE_VERSION = 1
 #: Description fields that change how calls are scheduled, never what a call returns.
 SCHEDULING_KEYS = frozenset(
-    {"max_batch_size", "batch_wait_s", "concurrency", "max_retries", "timeout_s", "local_files_only"}
+    {"max_batch_size", "batch_wait_s", "concurrency", "max_retries", "timeout_s", "backoff_s",
+     "max_backoff_s", "local_files_only"}
 )
 _LOOKUP_CHUNK = 500
 

@@ -1,17 +1,19 @@
 """Dynamic batching: the same eval on the embedded tiny model with batches of 32 vs batches of 1.
 
-48 counting samples through the cascaded strategy (up to 96 model calls: a visual
-answer that does not parse skips its textual call), run by ``run_eval`` into fresh
-folders, once with ``max_batch_size=32`` and once with ``max_batch_size=1``; rounds alternate the
-two. The printed ratio is the median of per-round throughput ratios (batched / unbatched).
-Both backends answer identically (greedy decoding), which is checked.
+64 counting samples through the cascaded strategy (up to 128 model calls: a visual
+answer that does not parse skips its textual call), run by the eval runner (``run_samples``: every
+sample's graph, concurrently, into a fresh record log; the summary and report, which cost the same
+either way, are left out) once with ``max_batch_size=32`` and once with ``max_batch_size=1``;
+rounds alternate the two. The printed ratio is the median of per-round throughput ratios
+(batched / unbatched). Both backends answer identically (greedy decoding), which is checked.
 
-    python benchmarks/batching.py [--n 48] [--rounds 3] [--batch-size 32]
+    python benchmarks/batching.py [--n 64] [--rounds 3] [--batch-size 32]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import statistics
 import tempfile
 import time
@@ -20,7 +22,8 @@ from pathlib import Path
 
 from skillgap.backends import load_backend
 from skillgap.backends._types import Backend
-from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
+from skillgap.evals import EvalConfig, load_samples, read_records, run_samples
+from skillgap.evals._records import RecordLog
 
 
 def timed_run(
@@ -28,9 +31,13 @@ def timed_run(
 ) -> tuple[float, int, list[str]]:
     """Seconds, model calls made, and every record's raw output in key order."""
     samples = load_samples(config)
-    out = root / name
+    out = root / f"{name}.jsonl"
+    log = RecordLog(out)
     started = time.perf_counter()
-    run_eval(config, backend, out, samples=samples, show_progress=False)
+    try:
+        asyncio.run(run_samples(samples, backend, log, config))
+    finally:
+        log.close()
     elapsed = time.perf_counter() - started
     records = sorted(read_records(out), key=lambda r: r.key())
     return elapsed, sum(r.calls for r in records), [f"{r.key()}={r.raw}" for r in records]
@@ -38,7 +45,7 @@ def timed_run(
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--n", type=int, default=48)
+    parser.add_argument("--n", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--batch-size", type=int, default=32)
     parser.add_argument("--task", default="counting")

@@ -166,3 +166,35 @@ def compare_plot(summaries: Sequence[dict[str, Any]], labels: Sequence[str], pat
                ncols=max(1, min(4, len(shown))), fontsize=8, frameon=False)
     fig.suptitle("Accuracy with 95% CI across runs", fontsize=11)
     return _save(fig, path)
+
+
+def pareto_plot(summary: dict[str, Any], path: Path) -> Path | None:
+    """One panel per task: accuracy against model calls per sample for every strategy, router and
+    the oracle (points), and each two-way router with its threshold swept (lines); None (nothing
+    written) when no task has router results."""
+    tasks = {task: entry["pareto"] for task, entry in summary["tasks"].items() if entry.get("pareto")}
+    if not tasks:
+        return None
+    fig, axes = _figure(len(tasks))
+    others: list[str] = []
+    markers = {"strategy": "o", "router": "*", "oracle": "D"}
+    for ax, (task, pareto) in zip(axes, tasks.items(), strict=False):
+        for number, (label, curve) in enumerate(pareto.get("curves", {}).items()):
+            ax.plot([p["calls"] for p in curve], [p["accuracy"] for p in curve], marker=".",
+                    linewidth=1.2, alpha=0.8, color=OTHER_COLOURS[(number + 3) % len(OTHER_COLOURS)],
+                    label=label)
+        for point in pareto.get("points", []):
+            kind = point["kind"]
+            colour = "black" if kind == "oracle" else _colour(point["name"], others)
+            ax.scatter([point["calls"]], [point["accuracy"]], marker=markers.get(kind, "o"),
+                       s=140 if kind == "router" else 60, color=colour, zorder=3,
+                       facecolors="none" if kind == "oracle" else colour, label=point["name"])
+        ax.set_title(task, fontsize=10)
+        ax.set_xlabel("model calls per sample")
+        ax.set_ylabel("accuracy")
+        ax.set_ylim(-0.02, 1.05)
+        ax.grid(alpha=0.3)
+        ax.set_axisbelow(True)
+        ax.legend(loc="lower right", fontsize=7, frameon=False)
+    fig.suptitle(f"Accuracy against cost — {summary['model']}", fontsize=11)
+    return _save(fig, path)

@@ -34,6 +34,11 @@ class SampleRecord(BaseModel):
     calls: int = 0
     logprob: float | None = None
     difficulty: dict[str, Any] = Field(default_factory=dict)
+    #: The sample's span (hex ids) when the run was traced, so logs and traces join.
+    trace_id: str | None = None
+    span_id: str | None = None
+    #: A routed strategy's decision: router, choice, score (escalation score) and probe.
+    route: dict[str, Any] | None = None
 
     def key(self) -> tuple[str, str, str]:
         return (self.task, self.sample_id, self.strategy)

@@ -117,6 +117,7 @@ def task_blocks(task: str, entry: dict[str, Any], *, level: int, difficulty_plot
     blocks.append(Table(["strategy", "accuracy", "95% CI", "n", "format failures", "errors"], rows))
     if "gap" in entry:
         blocks.append(Para(_gap_text(entry["gap"])))
+    blocks += router_blocks(entry)
     attribution = entry.get("attribution")
     if attribution and attribution["direct_wrong"]:
         blocks.append(Para(f"Direct failures ({attribution['direct_wrong']}) by each skill's outcome "
@@ -142,6 +143,32 @@ def task_blocks(task: str, entry: dict[str, Any], *, level: int, difficulty_plot
     return blocks
 
 
+def router_blocks(entry: dict[str, Any]) -> list[Block]:
+    """Per router: accuracy with CI, share of the gap closed, cost per sample and vs cascaded."""
+    routers = entry.get("routers") or {}
+    if not routers:
+        return []
+    rows = []
+    for name, stats in routers.items():
+        low, high = stats["ci"]
+        closed = stats.get("gap_closed")
+        ratio = stats.get("cost_ratio_vs_cascaded")
+        tokens = stats.get("token_ratio_vs_cascaded")
+        choices = ", ".join(f"{choice} {share:.0%}" for choice, share in stats.get("choices", {}).items())
+        rows.append([name, f"{stats['accuracy']:.3f}", f"[{low:.3f}, {high:.3f}]",
+                     "–" if closed is None else f"{closed:.0%}", f"{stats['calls']:.2f}",
+                     f"{stats['tokens']:.1f}", f"{stats['latency_s'] * 1000:.0f}",
+                     "–" if ratio is None else f"{ratio:.2f}", "–" if tokens is None else f"{tokens:.2f}",
+                     choices])
+    return [
+        Para("Routers (the oracle picks, per sample, the cheapest strategy that was right: the "
+             "ceiling). Gap closed = (router − direct) / (cascaded − direct); costs are per sample; "
+             "the ratios are against always-cascaded."),
+        Table(["router", "accuracy", "95% CI", "gap closed", "model calls", "generated tokens",
+               "wall ms", "calls vs cascaded", "tokens vs cascaded", "choices"], rows),
+    ]
+
+
 def run_blocks(summary: dict[str, Any], plots: dict[str, str], *, level: int = 1,
                title: str | None = None, source: str | None = None) -> list[Block]:
     """The report of one run; ``plots`` maps ``"accuracy"`` and ``"difficulty:<task>"`` to paths."""
@@ -153,6 +180,9 @@ def run_blocks(summary: dict[str, Any], plots: dict[str, str], *, level: int = 1
     blocks.append(overview_table(summary))
     if "accuracy" in plots:
         blocks.append(Image("accuracy per strategy with 95% CI", plots["accuracy"]))
+    if "pareto" in plots:
+        blocks.append(Image("accuracy against cost: strategies, routers, thresholds swept",
+                            plots["pareto"]))
     for task, entry in summary["tasks"].items():
         blocks += task_blocks(task, entry, level=level + 1,
                               difficulty_plot=plots.get(f"difficulty:{task}"))
@@ -261,10 +291,12 @@ def to_html(blocks: Sequence[Block], base: Path, *, title: str) -> str:
 
 
 def _run_plots(out: Path, summary: dict[str, Any], prefix: str = "") -> dict[str, str]:
-    from ._plots import accuracy_plot, gap_by_difficulty_plot
+    from ._plots import accuracy_plot, gap_by_difficulty_plot, pareto_plot
 
     plots = {"accuracy": f"{PLOTS}/{prefix}accuracy.png"}
     accuracy_plot(summary, out / plots["accuracy"])
+    if pareto_plot(summary, out / f"{PLOTS}/{prefix}pareto.png") is not None:
+        plots["pareto"] = f"{PLOTS}/{prefix}pareto.png"
     for task, entry in summary["tasks"].items():
         rel = f"{PLOTS}/{prefix}gap_by_difficulty_{task}.png"
         if gap_by_difficulty_plot(task, entry, out / rel) is not None:

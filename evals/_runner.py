@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import json
 import platform
 import subprocess
@@ -16,7 +17,7 @@ import time
 from collections.abc import Sequence
 from importlib import metadata
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
@@ -24,10 +25,15 @@ from ..backends._types import Backend
 from ..graphs import STRATEGIES, SkillGraph, strategy
 from ..graphs._compiled import CompiledGraph, GraphInputError, GraphResult
 from ..skills._formats import render_value
+from ..telemetry import _spans as spans
 from ._datasets import SampleError
 from ._records import RecordLog, SampleRecord
+from ._routing import check_held_out, check_routed, is_routed, route_record, routed_graphs
 from ._sample import Sample
 from ._tasks import composition
+
+if TYPE_CHECKING:
+    from ..graphs._routed import RoutedGraph
 
 SKILL_STEPS = ("visual", "textual")
 
@@ -46,6 +52,8 @@ class EvalConfig(BaseModel):
     #: A user dataset (JSONL file or saved Hugging Face dataset) instead of generated samples;
     #: ``n`` then caps the rows per task, and ``seed``/``layout`` are not used for loading.
     dataset: str | None = None
+    #: Router files of ``routed:NAME`` strategies, by NAME (a ``routed:PATH`` needs no entry).
+    routers: dict[str, str] = Field(default_factory=dict)
 
     def steps(self) -> list[str]:
         return [*self.strategies, *(SKILL_STEPS if self.skills else ())]
@@ -54,16 +62,20 @@ class EvalConfig(BaseModel):
 def _check(config: EvalConfig) -> None:
     for task in config.tasks:
         composition(task)
-    unknown = [name for name in config.strategies if name not in STRATEGIES]
+    unknown = [name for name in config.strategies if name not in STRATEGIES and not is_routed(name)]
     if unknown:
         raise ValueError(
-            f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}"
+            f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}, routed:ROUTER_FILE"
         )
+    check_routed(config)
 
 
-def _graphs(task: str) -> dict[str, CompiledGraph]:
+def _graphs(task: str, config: EvalConfig | None = None) -> dict[str, CompiledGraph | RoutedGraph]:
     comp = composition(task)
-    graphs = {name: strategy(name, comp).compile() for name in STRATEGIES}
+    graphs: dict[str, CompiledGraph | RoutedGraph] = {
+        name: strategy(name, comp).compile() for name in STRATEGIES
+    }
+    graphs.update(routed_graphs(task, config) if config is not None else {})
     graphs["visual"] = SkillGraph("visual").add("visual", comp.visual).compile()
     graphs["textual"] = SkillGraph("textual").add("textual", comp.textual).compile()
     return graphs
@@ -108,6 +120,7 @@ def score(sample: Sample, step: str, result: GraphResult) -> SampleRecord:
         calls=result.calls,
         logprob=result.nodes[result.answer_node].logprob,
         difficulty=sample.difficulty,
+        route=route_record(result),
     )
 
 
@@ -160,7 +173,7 @@ async def run_samples(
 ) -> None:
     """Run every missing (sample, step) pair; records are appended as each finishes."""
     done = log.done()
-    graphs = {task: _graphs(task) for task in {sample.task for sample in samples}}
+    graphs = {task: _graphs(task, config) for task in {sample.task for sample in samples}}
     gate = asyncio.Semaphore(config.concurrency)
     steps = config.steps()
     # The cascaded run's first step is the visual skill alone: record it instead of re-running.
@@ -179,14 +192,18 @@ async def run_samples(
         except GraphInputError as exc:  # a bad sample is recorded, the run goes on
             failed = [_failed(sample, step, f"bad input: {exc}")]
             return failed + (await attempt(sample, "visual") if wants_visual else [])
-        records = [score(sample, step, result)]
-        if wants_visual:
-            records.append(_visual_from_cascaded(sample, result))
+        with spans.score_span(step) as scoring:
+            records = [score(sample, step, result)]
+            if wants_visual:
+                records.append(_visual_from_cascaded(sample, result))
+            spans.record_evaluations(scoring, records)
         return records
 
     async def one(sample: Sample, step: str) -> None:
         async with gate:
-            for record in await attempt(sample, step):
+            with spans.sample_span(sample.task, sample.id, step, sample.question) as span:
+                records = spans.finish_sample(span, await attempt(sample, step))
+            for record in records:
                 log.append(record)
                 if progress is not None:
                     progress.update(1)
@@ -287,6 +304,7 @@ def run_eval(
     items = list(samples) if samples is not None else load_items(config)
     errors = [item for item in items if isinstance(item, SampleError)]
     good = [item for item in items if isinstance(item, Sample)]
+    check_held_out(config, good)
     log = prepare_out(out, config, backend)
     if errors:
         (out / "dataset_errors.jsonl").write_text(
@@ -298,14 +316,44 @@ def run_eval(
         record_bad_rows(errors, log, config)
         from tqdm.auto import tqdm
 
-        with tqdm(total=total, initial=len(log.done()), desc="eval", unit="pair",
-                  disable=not show_progress) as bar:
+        with spans.run_span(config.model_dump(), backend.describe()), tqdm(
+            total=total, initial=len(log.done()), desc="eval", unit="pair", disable=not show_progress
+        ) as bar:
             asyncio.run(run_samples(good, backend, log, config, bar))
     finally:
         log.close()
-    summary = summarize(log.records, model=str(backend.describe().get("model")))
+    model = str(backend.describe().get("model"))
+    fingerprint = _records_fingerprint(out / "samples.jsonl", model)
+    unchanged = _up_to_date_summary(out, fingerprint)
+    if unchanged is not None:  # a rerun of a finished eval: nothing new to summarise or plot
+        return unchanged
+    summary = summarize(log.records, model=model)
+    summary["records_fingerprint"] = fingerprint
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
     from ._report import write_run_report
 
     write_run_report(out, summary)
     return summary
+
+
+def _records_fingerprint(log_file: Path, model: str) -> str:
+    """What a summary and report were computed from: the log's bytes, the model and the code."""
+    from .. import __version__
+
+    digest = hashlib.sha256(f"{__version__}\n{model}\n".encode())
+    with contextlib.suppress(FileNotFoundError), log_file.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _up_to_date_summary(out: Path, fingerprint: str) -> dict[str, Any] | None:
+    """The saved summary when it and the report were written from exactly these records."""
+    try:
+        saved = json.loads((out / "summary.json").read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    fresh = saved.get("records_fingerprint") == fingerprint
+    if fresh and (out / "report.md").is_file() and (out / "report.html").is_file():
+        return dict(saved)
+    return None

@@ -9,6 +9,9 @@ The stable shape (more keys are added alongside)::
         "gap": {"absolute": float, "relative": float, "p_value": float, ...}}}}
 
 ``gap`` is present when both ``direct`` and ``cascaded`` ran; ``skills`` holds the skills measured.
+``routers`` (``{name: {"accuracy", "ci", "gap_closed", "cost_ratio_vs_cascaded", ...}}``: each
+``routed:NAME`` step, and the ``oracle`` when direct and cascaded ran) and ``pareto`` (accuracy
+against cost points and threshold sweeps) come with routed steps or a direct + cascaded run.
 """
 
 from __future__ import annotations
@@ -29,6 +32,7 @@ from ._metrics import (
     relative_gap,
 )
 from ._records import SampleRecord
+from ._routing import routing_entry
 
 CANONICAL = ("direct", "cascaded", "cot")
 SKILL_STEPS = ("visual", "textual")
@@ -86,6 +90,7 @@ def _task_entry(by_step: dict[str, list[SampleRecord]], *, seed: int, n_boot: in
             gap["cot_closed"] = gap_closed(direct, cascaded, strategies["cot"]["accuracy"])
         entry["gap"] = gap
         entry["by_difficulty"] = _by_difficulty(by_step)
+    entry.update(routing_entry(by_step, seed=seed, n_boot=n_boot))
     if "direct" in strategies:
         entry["attribution"] = attribution(outcome["direct"], outcome.get("visual"), outcome.get("textual"))
     return entry
@@ -163,6 +168,12 @@ def format_table(summary: dict[str, Any]) -> str:
             if gap.get("cot_closed") is not None:
                 text += f"  cot closes {gap['cot_closed']:.0%}"
             lines.append(text)
+        for name, stats in (entry.get("routers") or {}).items():
+            closed = "–" if stats["gap_closed"] is None else f"{stats['gap_closed']:.0%}"
+            ratio = stats["cost_ratio_vs_cascaded"]
+            lines.append(f"  router {name:<14} {stats['accuracy']:.3f}  gap closed {closed}  "
+                         f"calls {stats['calls']:.2f}/sample"
+                         + ("" if ratio is None else f" ({ratio:.2f}x cascaded)"))
         if entry["skills"]:
             stats_by = entry.get("skill_stats", {})
             parts = [f"{name} {format_ci(stats_by[name]) if name in stats_by else _pct(value)}"

@@ -34,6 +34,10 @@ def __getattr__(name: str) -> object:
         from . import _compiled
 
         return getattr(_compiled, name)
+    if name in {"RoutedGraph", "RoutedResult", "routed"}:  # needs the routers package
+        from . import _routed
+
+        return getattr(_routed, name)
     raise AttributeError(name)
 
 
@@ -48,11 +52,14 @@ __all__ = [
     "GraphValidationError",
     "Input",
     "NodeResult",
+    "RoutedGraph",
+    "RoutedResult",
     "RunContext",
     "SkillGraph",
     "cascaded",
     "chain_of_thought_type",
     "cot",
     "direct",
+    "routed",
     "strategy",
 ]

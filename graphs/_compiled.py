@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 from ..backends._types import Backend, ImageRef
 from ..skills._formats import render_value
 from ..skills._skill import ParseFailure, SkillInputError, _type_name, as_image
+from ..telemetry import _spans as spans
 from ._composition import ChainOfThought
 from ._graph import GraphValidationError, Input
 
@@ -200,14 +201,17 @@ class CompiledGraph:
         checked = self.check_inputs(inputs)
         context = RunContext(backend, constrained, temperature, seed, dict(metadata or {}))
         started = time.perf_counter()
-        state = await self.langgraph.ainvoke({"inputs": checked, "results": {}}, context=context)
-        return GraphResult(
-            graph=self.name,
-            nodes=state["results"],
-            answer_node=self.graph.answer_node(),
-            intermediate_node=self.graph.intermediate,
-            latency_s=time.perf_counter() - started,
-        )
+        with spans.graph_span(self.name, checked, context.metadata) as span:
+            state = await self.langgraph.ainvoke({"inputs": checked, "results": {}}, context=context)
+            result = GraphResult(
+                graph=self.name,
+                nodes=state["results"],
+                answer_node=self.graph.answer_node(),
+                intermediate_node=self.graph.intermediate,
+                latency_s=time.perf_counter() - started,
+            )
+            spans.finish_graph(span, result)
+        return result
 
     def run(self, inputs: Mapping[str, Any], backend: Backend, **settings: Any) -> GraphResult:
         """Synchronous ``arun`` (not from inside a running event loop)."""
@@ -235,6 +239,12 @@ class CompiledGraph:
         bound = self.bindings[node]
 
         async def run_node(state: GraphState, runtime: Any) -> dict[str, Any]:
+            with spans.node_span(self.name, node, skill.name, skill.modality) as span:
+                update = await run_skill(state, runtime)
+                spans.finish_node(span, update["results"][node])
+                return update
+
+        async def run_skill(state: GraphState, runtime: Any) -> dict[str, Any]:
             context: RunContext = runtime.context
             results = state.get("results", {})
             values: dict[str, Any] = {}
@@ -255,7 +265,9 @@ class CompiledGraph:
                 metadata={"node": node, "graph": self.name, **context.metadata},
             )
             try:
-                generation = (await context.backend.generate([request]))[0]
+                with spans.model_call(request, context.backend) as call:
+                    generation = (await context.backend.generate([request]))[0]
+                    call.done(generation)
             except Exception as exc:  # a failed call is this sample's error, not the run's
                 return _done(node, skill.name, error=f"backend error: {type(exc).__name__}: {exc}",
                              called=True)

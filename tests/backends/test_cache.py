@@ -156,7 +156,9 @@ def test_a_rerun_into_a_new_folder_is_served_from_the_cache(tmp_path: Path) -> N
     with CachedBackend(second_inner, tmp_path / "calls.sqlite") as cache:
         second = run_eval(config, cache, tmp_path / "b", samples=samples, show_progress=False)
     assert first_inner.requests and not second_inner.requests
-    assert first["tasks"] == second["tasks"]
+    for task, entry in first["tasks"].items():  # wall times (router costs) differ, results not
+        for key in ("strategies", "skills", "gap", "attribution"):
+            assert entry.get(key) == second["tasks"][task].get(key), (task, key)
     predictions = {r.key(): r.prediction for r in read_records(tmp_path / "a")}
     assert predictions == {r.key(): r.prediction for r in read_records(tmp_path / "b")}
 
