@@ -113,6 +113,13 @@ class BatchMaker:
         self.generators = {task: get_task(task) for task in TASKS}
         self.knobs = {task: self.generators[task].resolve_knobs("grid", {}) for task in TASKS}
         self.compositions = {task: composition(task) for task in TASKS}
+        # Derived skills are built once here, not once per example.
+        self.skills = {
+            (kind, task): skill
+            for task, comp in self.compositions.items()
+            for kind, skill in (("visual", comp.visual), ("textual", comp.textual),
+                                ("direct", comp.direct_skill()), ("cot", comp.cot_skill()))
+        }
         self._prompts: dict[tuple[str, str, str], str] = {}
 
     def kind_for(self, rng: random.Random, step: int) -> str:
@@ -143,13 +150,12 @@ class BatchMaker:
 
     def _example(self, kind: str, task: str, drawn: Any) -> _Example:
         comp = self.compositions[task]
+        skill = self.skills[kind, task]
         inputs = dict(drawn.inputs)
         if kind == "textual":
-            skill = comp.textual
             values = {comp.bind: drawn.intermediate, **inputs}
             target = drawn.answer
         else:
-            skill = {"visual": comp.visual, "direct": comp.direct_skill(), "cot": comp.cot_skill()}[kind]
             values = {"image": _placeholder_image(), **inputs}
             target = {
                 "visual": drawn.intermediate,

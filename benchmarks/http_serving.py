@@ -1,10 +1,11 @@
 """HTTP serving: the same eval through ``skillgap serve`` (the openai backend) vs in-process.
 
-48 counting samples through the cascaded strategy on the embedded tiny model, run by ``run_eval``
-into fresh folders: once against a ``skillgap serve`` process on 127.0.0.1 (batch size 32, the
-client keeping up to 64 requests in flight) and once in this process with the same batch size;
-rounds alternate the two. The printed ratio is the median of per-round throughput ratios
-(HTTP / in-process; target >= 0.8). Both answer identically (greedy decoding), which is checked.
+48 counting samples through the cascaded strategy on the embedded tiny model, run by the eval
+runner (``run_samples``, into fresh record logs; see ``_paired.py``): once against a ``skillgap
+serve`` process on 127.0.0.1 (batch size 32, the client keeping up to 64 requests in flight) and
+once in this process with the same batch size; rounds alternate the two. The printed ratio is
+the median of per-round throughput ratios (HTTP / in-process; target >= 0.8). Both answer
+identically (greedy decoding), which is checked.
 
     python benchmarks/http_serving.py [--n 48] [--rounds 3] [--batch-size 32]
 """
@@ -15,33 +16,18 @@ import argparse
 import os
 import queue
 import re
-import statistics
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
+
+from _paired import paired_ratio
 
 from skillgap.backends import OpenAIBackend, load_backend
-from skillgap.backends._types import Backend
-from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
-
-
-def timed_run(
-    config: EvalConfig, backend: Backend, root: Path, name: str
-) -> tuple[float, int, list[str]]:
-    """Seconds, model calls made, and every record's raw output in key order."""
-    samples = load_samples(config)
-    out = root / name
-    started = time.perf_counter()
-    run_eval(config, backend, out, samples=samples, show_progress=False)
-    elapsed = time.perf_counter() - started
-    records = sorted(read_records(out), key=lambda r: r.key())
-    return elapsed, sum(r.calls for r in records), [f"{r.key()}={r.raw}" for r in records]
+from skillgap.evals import EvalConfig
 
 
 @contextmanager
@@ -89,22 +75,10 @@ def main() -> None:
     config = EvalConfig(tasks=[args.task], strategies=["cascaded"], skills=False, n=args.n,
                         seed=4242, layout="grid")
     local = load_backend("transformers", max_batch_size=args.batch_size)
-    with skillgap_serve(args.batch_size) as url, tempfile.TemporaryDirectory() as folder:
+    with skillgap_serve(args.batch_size) as url:
         remote = OpenAIBackend.connect(url, concurrency=2 * args.batch_size)
-        root = Path(folder)
-        warm = config.model_copy(update={"n": 2})
-        timed_run(warm, local, root, "warm-local")  # model load, constraint compilation
-        timed_run(warm, remote, root, "warm-http")
-        ratios = []
-        for round_ in range(args.rounds):
-            http_s, calls, http_out = timed_run(config, remote, root, f"http-{round_}")
-            local_s, _, local_out = timed_run(config, local, root, f"local-{round_}")
-            if http_out != local_out:
-                print(f"warning: outputs differ between HTTP and in-process in round {round_}")
-            ratios.append(local_s / http_s)  # throughput ratio = inverse time ratio
-            print(f"round {round_}: http {http_s:.2f}s ({calls / http_s:.1f} calls/s)  "
-                  f"in-process {local_s:.2f}s ({calls / local_s:.1f} calls/s)  ratio {ratios[-1]:.2f}")
-    print(f"http ratio: {statistics.median(ratios):.2f}")
+        ratio = paired_ratio(config, ("http", remote), ("in-process", local), args.rounds)
+    print(f"http ratio: {ratio:.2f}")
 
 
 if __name__ == "__main__":

@@ -126,7 +126,62 @@ class RunContext:
     metadata: dict[str, str] = field(default_factory=dict)
 
 
-class CompiledGraph:
+class GraphRunner:
+    """``arun``/``run``/``abatch`` of a compiled LangGraph graph; subclasses set ``name`` and
+    ``langgraph`` and say how inputs are checked and how a final state becomes a result."""
+
+    name: str
+    langgraph: Any
+
+    def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def _result(self, state: dict[str, Any], latency_s: float) -> GraphResult:
+        raise NotImplementedError
+
+    async def arun(
+        self,
+        inputs: Mapping[str, Any],
+        backend: Backend,
+        *,
+        constrained: bool = True,
+        temperature: float = 0.0,
+        seed: int | None = None,
+        metadata: Mapping[str, str] | None = None,
+    ) -> GraphResult:
+        """Run the graph on one set of inputs."""
+        checked = self.check_inputs(inputs)
+        context = RunContext(backend, constrained, temperature, seed, dict(metadata or {}))
+        started = time.perf_counter()
+        with spans.graph_span(self.name, checked, context.metadata) as span:
+            state = await self.langgraph.ainvoke({"inputs": checked, "results": {}}, context=context)
+            result = self._result(state, time.perf_counter() - started)
+            spans.finish_graph(span, result)
+        return result
+
+    def run(self, inputs: Mapping[str, Any], backend: Backend, **settings: Any) -> GraphResult:
+        """Synchronous ``arun`` (not from inside a running event loop)."""
+        return asyncio.run(self.arun(inputs, backend, **settings))
+
+    async def abatch(
+        self,
+        batch: Sequence[Mapping[str, Any]],
+        backend: Backend,
+        *,
+        concurrency: int = 64,
+        **settings: Any,
+    ) -> list[GraphResult]:
+        """Run many inputs concurrently; a batching backend coalesces their model calls."""
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(inputs: Mapping[str, Any]) -> GraphResult:
+            async with gate:
+                return await self.arun(inputs, backend, **settings)
+
+        return list(await asyncio.gather(*(one(inputs) for inputs in batch)))
+
+
+class CompiledGraph(GraphRunner):
     """A runnable skill graph. Build it with ``SkillGraph.compile()`` or a strategy function."""
 
     def __init__(self, graph: SkillGraph, bindings: Mapping[str, Mapping[str, str | Input]]):
@@ -187,52 +242,14 @@ class CompiledGraph:
                 ) from None
         return checked
 
-    async def arun(
-        self,
-        inputs: Mapping[str, Any],
-        backend: Backend,
-        *,
-        constrained: bool = True,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> GraphResult:
-        """Run the graph on one set of inputs."""
-        checked = self.check_inputs(inputs)
-        context = RunContext(backend, constrained, temperature, seed, dict(metadata or {}))
-        started = time.perf_counter()
-        with spans.graph_span(self.name, checked, context.metadata) as span:
-            state = await self.langgraph.ainvoke({"inputs": checked, "results": {}}, context=context)
-            result = GraphResult(
-                graph=self.name,
-                nodes=state["results"],
-                answer_node=self.graph.answer_node(),
-                intermediate_node=self.graph.intermediate,
-                latency_s=time.perf_counter() - started,
-            )
-            spans.finish_graph(span, result)
-        return result
-
-    def run(self, inputs: Mapping[str, Any], backend: Backend, **settings: Any) -> GraphResult:
-        """Synchronous ``arun`` (not from inside a running event loop)."""
-        return asyncio.run(self.arun(inputs, backend, **settings))
-
-    async def abatch(
-        self,
-        batch: Sequence[Mapping[str, Any]],
-        backend: Backend,
-        *,
-        concurrency: int = 64,
-        **settings: Any,
-    ) -> list[GraphResult]:
-        """Run many inputs concurrently; a batching backend coalesces their model calls."""
-        gate = asyncio.Semaphore(concurrency)
-
-        async def one(inputs: Mapping[str, Any]) -> GraphResult:
-            async with gate:
-                return await self.arun(inputs, backend, **settings)
-
-        return list(await asyncio.gather(*(one(inputs) for inputs in batch)))
+    def _result(self, state: dict[str, Any], latency_s: float) -> GraphResult:
+        return GraphResult(
+            graph=self.name,
+            nodes=state["results"],
+            answer_node=self.graph.answer_node(),
+            intermediate_node=self.graph.intermediate,
+            latency_s=latency_s,
+        )
 
     def _node(self, node: str) -> Any:
         skill = self.graph.skill_of(node)

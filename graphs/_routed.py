@@ -10,7 +10,6 @@ by Tesseract OCR). The result counts every node that ran, so cost includes the p
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -20,7 +19,7 @@ from ..routers._router import BRANCHES, RouteDecision, Router
 from ..skills._formats import Expression, render_value
 from ..skills._skill import _type_name
 from ._cascaded import cascaded
-from ._compiled import GraphResult, GraphState, NodeResult, RunContext
+from ._compiled import GraphResult, GraphRunner, GraphState, RunContext
 from ._composition import Composition
 from ._cot import cot
 from ._direct import direct
@@ -84,7 +83,7 @@ def _on_executor(node_fn: Any, executor: Backend) -> Any:
     return run
 
 
-class RoutedGraph:
+class RoutedGraph(GraphRunner):
     """A runnable routed strategy, with the same ``arun``/``run``/``abatch``/``draw`` as a
     ``CompiledGraph``. Build it with :func:`routed`."""
 
@@ -168,48 +167,20 @@ class RoutedGraph:
     def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         return next(iter(self.compiled.values())).check_inputs(inputs)
 
-    async def arun(
-        self,
-        inputs: Mapping[str, Any],
-        backend: Backend,
-        *,
-        constrained: bool = True,
-        temperature: float = 0.0,
-        seed: int | None = None,
-        metadata: Mapping[str, str] | None = None,
-    ) -> RoutedResult:
-        """Run the probe (if any), ask the router, then run the chosen branch."""
-        checked = self.check_inputs(inputs)
-        context = RunContext(backend, constrained, temperature, seed, dict(metadata or {}))
-        started = time.perf_counter()
-        state = await self.langgraph.ainvoke({"inputs": checked, "results": {}}, context=context)
+    def _result(self, state: dict[str, Any], latency_s: float) -> RoutedResult:
+        """The chosen branch's nodes give the answer; the probe's node, if any, is kept too."""
         decision: RouteDecision = state["route"]
         branch = self.branches[decision.choice]
-        results: dict[str, NodeResult] = state["results"]
         return RoutedResult(
             graph=self.name,
-            nodes=results,
+            nodes=state["results"],
             answer_node=branch.answer_node(),
             intermediate_node=branch.intermediate,
-            latency_s=time.perf_counter() - started,
+            latency_s=latency_s,
             route=decision,
             probe=self.probe,
             branch_nodes=tuple(branch.nodes),
         )
-
-    def run(self, inputs: Mapping[str, Any], backend: Backend, **settings: Any) -> RoutedResult:
-        """Synchronous ``arun`` (not from inside a running event loop)."""
-        return asyncio.run(self.arun(inputs, backend, **settings))
-
-    async def abatch(self, batch: list[Mapping[str, Any]], backend: Backend, *, concurrency: int = 64,
-                     **settings: Any) -> list[RoutedResult]:
-        gate = asyncio.Semaphore(concurrency)
-
-        async def one(inputs: Mapping[str, Any]) -> RoutedResult:
-            async with gate:
-                return await self.arun(inputs, backend, **settings)
-
-        return list(await asyncio.gather(*(one(inputs) for inputs in batch)))
 
     def draw(self) -> str:
         """Mermaid flowchart: inputs, the probe, the router's decision diamond and, on dotted
