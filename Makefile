@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup eval test lint typecheck unit bench phoenix
+.PHONY: setup eval test lint typecheck imports unit bench phoenix
 
 setup: $(VENV)/.installed
 
@@ -28,7 +28,10 @@ typecheck: setup
 unit: setup
 	$(PY) -m pytest $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
-test: lint typecheck unit
+imports: setup
+	$(VENV)/bin/lint-imports
+
+test: lint typecheck imports unit
 
 # Phoenix, the OTLP receiver of the tracing integration test, in a virtual environment of its own
 # (about 2 minutes and 850 MB once; its dependencies never touch the project's).

@@ -31,7 +31,7 @@ _LOOKUP_CHUNK = 500
 
 def default_cache_path() -> Path:
     """``$SKILLGAP_CACHE/calls.sqlite`` (``SKILLGAP_CACHE`` defaults to ``~/.cache/skillgap``)."""
-    from ._tiny import cache_dir
+    from ._default_model import cache_dir
 
     return cache_dir() / "calls.sqlite"
 

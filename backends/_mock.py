@@ -70,3 +70,8 @@ class MockBackend(BatchingBackend):
             output_tokens=max(1, len(produced.split())),
             logprob=self._logprob,
         )
+
+
+def from_registry(model: str | None = None, **options: Any) -> MockBackend:
+    """The ``mock`` entry of the backend registry: answers every request with empty text."""
+    return MockBackend(handler=lambda request: "", model_id=model or "mock", **options)

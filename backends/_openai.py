@@ -509,3 +509,8 @@ def _public_url(url: str) -> str:
 
 
 __all__ = ["OpenAIBackend", "api_key_from_env", "list_models", "openai_messages", "retry_delay"]
+
+
+def from_registry(model: str | None = None, **options: Any) -> OpenAIBackend:
+    """The ``openai`` entry of the backend registry: a server at ``base_url`` (default local)."""
+    return OpenAIBackend.connect(options.pop("base_url", None) or DEFAULT_BASE_URL, model, **options)

@@ -388,3 +388,10 @@ def _resolve_model(model: str | Path) -> tuple[str, bool]:
 
 
 __all__ = ["TransformersBackend"]
+
+
+def from_registry(model: str | None = None, **options: Any) -> TransformersBackend:
+    """The ``transformers`` entry of the backend registry (default: the embedded tiny model)."""
+    from ._default_model import default_model_path
+
+    return TransformersBackend(model or default_model_path(), **options)

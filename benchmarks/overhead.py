@@ -16,9 +16,10 @@ import time
 
 from skillgap.backends import load_backend
 from skillgap.backends._types import Backend, GenerationRequest
-from skillgap.evals import EvalConfig, composition, load_samples
+from skillgap.evals import EvalConfig, load_samples
 from skillgap.graphs import cascaded
 from skillgap.skills import ParseFailure
+from skillgap.tasks import composition
 
 
 async def direct_calls(backend: Backend, task: str, inputs: list[dict], batch: int) -> list[str]:

@@ -21,8 +21,8 @@ import time
 from pathlib import Path
 
 from skillgap.backends import CachedBackend, load_backend
-from skillgap.evals import EvalConfig, run_eval
-from skillgap.routers import load_run_rows, save_router, train_router, trained_on
+from skillgap.evals import EvalConfig, load_run_rows, run_eval, train_router, trained_on
+from skillgap.routers import save_router
 
 ROUTERS = {  # name: (kind, feature set)
     "fallback": ("fallback", "direct"),

@@ -1,36 +1,44 @@
-"""Eval suites: task generators, the resumable runner, run-log records and summaries."""
+"""Eval suites: the resumable runner, scoring, run-log records, metrics and summaries."""
 
-from ._datasets import SampleError, load_dataset
 from ._metrics import attribution, bootstrap_ci, gap_closed, majority_baseline, mcnemar_exact
 from ._records import RecordLog, SampleRecord, read_records
-from ._report import load_run, write_comparison, write_run_report
+from ._router_fit import (
+    TRAINABLE,
+    Row,
+    calibrate,
+    format_simulation,
+    load_run_rows,
+    rows_from_records,
+    simulate,
+    train_router,
+    trained_on,
+)
 from ._runner import EvalConfig, load_samples, run_eval, run_samples, score
-from ._sample import Sample
 from ._summary import format_table, summarize
-from ._tasks import COMPOSITIONS, composition
 
 __all__ = [
-    "COMPOSITIONS",
+    "TRAINABLE",
     "EvalConfig",
     "RecordLog",
-    "Sample",
-    "SampleError",
+    "Row",
     "SampleRecord",
     "attribution",
     "bootstrap_ci",
-    "composition",
+    "calibrate",
+    "format_simulation",
     "format_table",
     "gap_closed",
-    "load_dataset",
-    "load_run",
+    "load_run_rows",
     "load_samples",
     "majority_baseline",
     "mcnemar_exact",
     "read_records",
+    "rows_from_records",
     "run_eval",
     "run_samples",
     "score",
+    "simulate",
     "summarize",
-    "write_comparison",
-    "write_run_report",
+    "train_router",
+    "trained_on",
 ]

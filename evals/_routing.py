@@ -13,16 +13,16 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..tasks._compositions import composition
 from ._metrics import bootstrap_ci, gap_closed
 from ._records import SampleRecord
-from ._tasks import composition
 
 if TYPE_CHECKING:
     from ..graphs._compiled import GraphResult
     from ..graphs._routed import RoutedGraph
     from ..routers._calibrate import Cost
+    from ..tasks._sample import Sample
     from ._runner import EvalConfig
-    from ._sample import Sample
 
 PREFIX = "routed:"
 

@@ -25,12 +25,12 @@ from ..backends._types import Backend
 from ..graphs import STRATEGIES, SkillGraph, strategy
 from ..graphs._compiled import CompiledGraph, GraphInputError, GraphResult
 from ..skills._formats import render_value
+from ..tasks._compositions import composition
+from ..tasks._datasets import SampleError
+from ..tasks._sample import Sample
 from ..telemetry import _spans as spans
-from ._datasets import SampleError
 from ._records import RecordLog, SampleRecord
 from ._routing import check_held_out, check_routed, is_routed, route_record, routed_graphs
-from ._sample import Sample
-from ._tasks import composition
 
 if TYPE_CHECKING:
     from ..graphs._routed import RoutedGraph
@@ -263,7 +263,7 @@ def prepare_out(out: Path, config: EvalConfig, backend: Backend) -> RecordLog:
 
 def load_samples(config: EvalConfig) -> list[Sample]:
     """The samples ``config`` names: generated, or the usable rows of ``config.dataset``."""
-    from ._generators import generate
+    from ..tasks._generators import generate
 
     _check(config)
     if config.dataset is not None:
@@ -279,7 +279,7 @@ def load_items(config: EvalConfig) -> list[Sample | SampleError]:
     """Like :func:`load_samples`, with a dataset's bad rows kept as :class:`SampleError`."""
     if config.dataset is None:
         return list(load_samples(config))
-    from ._datasets import load_dataset, select
+    from ..tasks._datasets import load_dataset, select
 
     _check(config)
     return select(load_dataset(config.dataset), config.tasks, config.n)
@@ -294,6 +294,9 @@ def run_eval(
     show_progress: bool = True,
 ) -> dict[str, Any]:
     """Run (or resume) an eval into ``out`` and write ``summary.json``; returns the summary.
+
+    Reports are rendered by :func:`skillgap.reports.write_run_report` (``skillgap.evaluate`` and
+    ``skillgap eval`` do both).
 
     ``samples`` defaults to what ``config`` names; bad dataset rows (:class:`SampleError`) among
     them are recorded as failed samples and listed in ``dataset_errors.jsonl``.
@@ -330,9 +333,6 @@ def run_eval(
     summary = summarize(log.records, model=model)
     summary["records_fingerprint"] = fingerprint
     (out / "summary.json").write_text(json.dumps(summary, indent=2))
-    from ._report import write_run_report
-
-    write_run_report(out, summary)
     return summary
 
 
@@ -348,12 +348,9 @@ def _records_fingerprint(log_file: Path, model: str) -> str:
 
 
 def _up_to_date_summary(out: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The saved summary when it and the report were written from exactly these records."""
+    """The saved summary when it was computed from exactly these records."""
     try:
         saved = json.loads((out / "summary.json").read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
-    fresh = saved.get("records_fingerprint") == fingerprint
-    if fresh and (out / "report.md").is_file() and (out / "report.html").is_file():
-        return dict(saved)
-    return None
+    return dict(saved) if saved.get("records_fingerprint") == fingerprint else None

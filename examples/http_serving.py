@@ -10,8 +10,8 @@ import tempfile
 from pathlib import Path
 
 import skillgap as sg
-from skillgap.backends import serving
 from skillgap.evals import EvalConfig, format_table, run_eval
+from skillgap.serve import serving
 
 model = sg.load_backend("transformers")  # what `skillgap serve` serves by default
 with serving(model, "skillgap-tiny") as base_url, tempfile.TemporaryDirectory() as out:

@@ -4,7 +4,8 @@
 """
 
 import skillgap as sg
-from skillgap.evals import EvalConfig, composition, load_samples
+from skillgap.evals import EvalConfig, load_samples
+from skillgap.tasks import composition
 
 sample = load_samples(EvalConfig(tasks=["counting"], n=1, seed=7))[0]
 print(f"question: {sample.question}  gold intermediate: {sample.intermediate}  gold: {sample.answer}")

@@ -15,9 +15,10 @@ import tempfile
 from pathlib import Path
 
 import skillgap as sg
-from skillgap.evals import EvalConfig, composition, run_eval
+from skillgap.evals import EvalConfig, load_run_rows, run_eval, train_router, trained_on
 from skillgap.graphs import routed
-from skillgap.routers import load_run_rows, save_router, train_router, trained_on
+from skillgap.routers import save_router
+from skillgap.tasks import composition
 
 backend = sg.load_backend("transformers")  # the embedded tiny MLLM, on CPU
 with tempfile.TemporaryDirectory() as tmp:

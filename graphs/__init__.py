@@ -5,11 +5,11 @@ Building a graph needs only networkx; ``compile()`` imports LangGraph.
 
 from collections.abc import Callable
 
-from ._cascaded import cascaded
 from ._composition import ANSWER_LINE, ChainOfThought, Composition, chain_of_thought_type
-from ._cot import cot
-from ._direct import direct
 from ._graph import GraphValidationError, Input, SkillGraph
+from .strategies.cascaded import cascaded
+from .strategies.cot import cot
+from .strategies.direct import direct
 
 STRATEGIES: dict[str, Callable[[Composition], SkillGraph]] = {
     "direct": direct,

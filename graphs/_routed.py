@@ -18,12 +18,12 @@ from ..backends._types import Backend, ImageRef
 from ..routers._router import BRANCHES, RouteDecision, Router
 from ..skills._formats import Expression, render_value
 from ..skills._skill import _type_name
-from ._cascaded import cascaded
 from ._compiled import GraphResult, GraphRunner, GraphState, RunContext
 from ._composition import Composition
-from ._cot import cot
-from ._direct import direct
 from ._graph import Input, SkillGraph
+from .strategies.cascaded import cascaded
+from .strategies.cot import cot
+from .strategies.direct import direct
 
 ROUTE_NODE = "route"
 

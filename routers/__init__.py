@@ -3,7 +3,7 @@
 Built-in routers: ``FixedRouter`` and ``RuleRouter`` (per task), ``FallbackRouter`` (direct first,
 escalate on a failed constraint or a low answer log-probability), ``LearnedRouter`` (a logistic
 regression on cheap features, trained on a run log) and ``OracleRouter`` (the upper bound). Train
-and replay them on run logs with ``train_router`` / ``simulate``; run them live with
+and replay them on run logs with ``skillgap.evals.train_router`` / ``simulate``; run them live with
 ``skillgap.graphs.routed``.
 """
 
@@ -21,17 +21,6 @@ from ._files import (
 )
 from ._fixed import FixedRouter
 from ._learned import LearnedRouter, fit_logistic
-from ._offline import (
-    TRAINABLE,
-    Row,
-    calibrate,
-    format_simulation,
-    load_run_rows,
-    rows_from_records,
-    simulate,
-    train_router,
-    trained_on,
-)
 from ._oracle import OracleRouter
 from ._router import (
     BRANCHES,
@@ -48,7 +37,6 @@ __all__ = [
     "BRANCHES",
     "FEATURE_SETS",
     "ROUTER_KINDS",
-    "TRAINABLE",
     "Cost",
     "FallbackRouter",
     "FixedRouter",
@@ -60,26 +48,18 @@ __all__ = [
     "Router",
     "RouterFile",
     "RouterOverlapError",
-    "Row",
     "RuleRouter",
     "ThresholdRouter",
     "TrainedOn",
-    "calibrate",
     "check_no_overlap",
     "fit_logistic",
-    "format_simulation",
     "image_stats",
     "load_router",
-    "load_run_rows",
     "pick_threshold",
     "read_router_file",
     "register_router",
     "router_from_record",
-    "rows_from_records",
     "save_router",
     "signal_features",
-    "simulate",
     "sweep",
-    "train_router",
-    "trained_on",
 ]

@@ -22,11 +22,11 @@ from skillgap.backends import (
     OpenAIBackend,
     TextPart,
     load_backend,
-    serving,
 )
 from skillgap.backends._openai import image_url, openai_messages, retry_delay
 from skillgap.cli import main
 from skillgap.evals import EvalConfig, read_records, run_eval
+from skillgap.serve import serving
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAIAAACQd1PeAAAADElEQVR4nGP4z8AAAAMBAQDJ/pLvAAAAAElFTkSuQmCC"

@@ -16,7 +16,6 @@ import jsonschema
 import pytest
 from PIL import Image
 
-from skillgap.backends._tiny import build_tiny_model
 from skillgap.backends._transformers import TransformersBackend
 from skillgap.backends._types import (
     Constraint,
@@ -27,6 +26,7 @@ from skillgap.backends._types import (
     Message,
     TextPart,
 )
+from skillgap.tiny._model import build_tiny_model
 
 pytestmark = pytest.mark.slow
 
@@ -273,7 +273,7 @@ def test_a_local_folder_with_other_weights_gets_another_revision(tmp_path: Path,
 def test_default_model_path_builds_untrained_model_once(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skillgap.backends import _tiny
+    from skillgap.tiny import _model as _tiny
 
     monkeypatch.setenv("SKILLGAP_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(_tiny, "SHIPPED_MODEL_DIR", tmp_path / "not-shipped")
@@ -293,7 +293,7 @@ def test_default_model_path_builds_untrained_model_once(
 def test_default_model_path_prefers_shipped_model(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from skillgap.backends import _tiny
+    from skillgap.tiny import _model as _tiny
 
     shipped = tmp_path / "tiny_model"
     shipped.mkdir()

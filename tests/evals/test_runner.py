@@ -9,8 +9,9 @@ import pytest
 from eval_helpers import reader_backend
 
 from skillgap.backends import MockBackend
-from skillgap.evals import EvalConfig, composition, load_samples, read_records, run_eval
+from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 from skillgap.evals._records import RecordLog
+from skillgap.tasks import composition
 
 CONFIG = EvalConfig(n=4, seed=3)
 

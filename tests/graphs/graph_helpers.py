@@ -1,7 +1,7 @@
 """Shared by the graph tests: the three built-in compositions and a skill-keyed mock script."""
 
 from skillgap import GenerationRequest
-from skillgap.evals import COMPOSITIONS
+from skillgap.tasks import COMPOSITIONS
 
 RENDERED_TEXT = COMPOSITIONS["rendered_text"]
 COUNTING = COMPOSITIONS["counting"]

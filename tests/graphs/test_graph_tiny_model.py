@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from skillgap.evals import COMPOSITIONS, EvalConfig, load_samples
+from skillgap.evals import EvalConfig, load_samples
 from skillgap.graphs import STRATEGIES, strategy
+from skillgap.tasks import COMPOSITIONS
 
 pytestmark = pytest.mark.slow
 

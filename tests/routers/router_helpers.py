@@ -5,9 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 
 from skillgap.backends import Generation, GenerationRequest, MockBackend
-from skillgap.evals import Sample
-from skillgap.routers import Cost, Row
+from skillgap.evals import Row
+from skillgap.routers import Cost
 from skillgap.skills import CardHand, Expression, ObjectList
+from skillgap.tasks import Sample
 
 SURE, UNSURE = -0.05, -3.0
 

@@ -10,9 +10,10 @@ import pytest
 from router_helpers import SURE, UNSURE, direct_right, gap_backend
 
 from skillgap.cli import main
-from skillgap.evals import EvalConfig, composition, load_samples, read_records, run_eval
+from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 from skillgap.graphs import RoutedResult, routed
 from skillgap.routers import FallbackRouter, RouterOverlapError, RuleRouter, load_router
+from skillgap.tasks import composition
 
 TASKS = ["rendered_text", "counting"]
 

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from router_helpers import accuracy_of, row
 
+from skillgap.evals import simulate, train_router
 from skillgap.routers import (
     Cost,
     FallbackRouter,
@@ -27,9 +28,7 @@ from skillgap.routers import (
     read_router_file,
     router_from_record,
     save_router,
-    simulate,
     sweep,
-    train_router,
 )
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from skillgap.backends import MockBackend, TesseractNotFound, TesseractOCR, tesseract_available
-from skillgap.evals import EvalConfig, composition, load_samples
+from skillgap.evals import EvalConfig, load_samples
 from skillgap.graphs import routed
 from skillgap.routers import RuleRouter
+from skillgap.tasks import composition
 
 needs_tesseract = pytest.mark.skipif(
     not tesseract_available(), reason="Tesseract OCR is not installed (apt-get install -y tesseract-ocr)"

@@ -14,8 +14,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from telemetry_helpers import CONFIG, Traced, comparable
 
 from skillgap.backends import MockBackend
-from skillgap.evals import EvalConfig, composition, load_samples, read_records, run_eval
+from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 from skillgap.graphs import cascaded
+from skillgap.tasks import composition
 from skillgap.telemetry import TraceConfig, configure_tracing
 
 GEN_AI = ("gen_ai.operation.name", "gen_ai.provider.name", "gen_ai.request.model",

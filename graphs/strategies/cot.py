@@ -1,0 +1,9 @@
+"""The chain-of-thought strategy: one call told to apply both skills, ending in an answer line."""
+
+from .._composition import Composition
+from .._graph import SkillGraph
+
+
+def cot(composition: Composition) -> SkillGraph:
+    """One node running the CoT skill derived from the two skills of ``composition``."""
+    return SkillGraph("cot").add("cot", composition.cot_skill())
