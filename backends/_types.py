@@ -188,6 +188,9 @@ class Generation(BaseModel):
     batch_size: int = 1
     #: Served from a call cache; ``latency_s`` and ``batch_size`` are those of the original call.
     cached: bool = False
+    #: Which replica answered (a fleet endpoint's URL, a Ray replica), when the call was spread over
+    #: several; ``None`` for a single model. Run records keep it per node, so a bad replica shows.
+    served_by: str | None = None
 
 
 @runtime_checkable

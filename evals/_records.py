@@ -39,6 +39,9 @@ class SampleRecord(BaseModel):
     span_id: str | None = None
     #: A routed strategy's decision: router, choice, score (escalation score) and probe.
     route: dict[str, Any] | None = None
+    #: Which replica answered each model call, by graph node, when calls went over a fleet of
+    #: endpoints or Ray replicas (``None`` for a single model).
+    served_by: dict[str, str] | None = None
 
     def key(self) -> tuple[str, str, str]:
         return (self.task, self.sample_id, self.strategy)

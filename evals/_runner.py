@@ -121,6 +121,8 @@ def score(sample: Sample, step: str, result: GraphResult) -> SampleRecord:
         logprob=result.nodes[result.answer_node].logprob,
         difficulty=sample.difficulty,
         route=route_record(result),
+        served_by={name: node.served_by for name, node in result.nodes.items()
+                   if node.served_by is not None} or None,
     )
 
 

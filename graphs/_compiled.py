@@ -42,6 +42,8 @@ class NodeResult(BaseModel):
     output_tokens: int = 0
     logprob: float | None = None
     called: bool = False
+    #: The replica that answered (see ``Generation.served_by``).
+    served_by: str | None = None
 
     @property
     def ok(self) -> bool:
@@ -295,6 +297,7 @@ class CompiledGraph(GraphRunner):
                 "output_tokens": generation.output_tokens,
                 "logprob": generation.logprob,
                 "called": True,
+                "served_by": generation.served_by,
             }
             if generation.error is not None:
                 return _done(node, skill.name, error=f"model error: {generation.error}", **usage)
