@@ -12,6 +12,7 @@ from eval_helpers import reader_backend
 
 from skillgap.cli import main
 from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
+from skillgap.reports import ensure_run_report
 
 CONFIG = EvalConfig(n=6, seed=11)
 PNG = b"\x89PNG\r\n\x1a\n"
@@ -22,10 +23,11 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     samples = load_samples(CONFIG)
     first = tmp_path_factory.mktemp("runs") / "weak"
     second = first.parent / "strong"
-    run_eval(CONFIG, reader_backend(samples, model_id="weak-reader", direct_right=False), first,
-             show_progress=False)
-    run_eval(CONFIG, reader_backend(samples, model_id="strong-reader", direct_right=True), second,
-             show_progress=False)
+    for out, strong in ((first, False), (second, True)):
+        name = "strong-reader" if strong else "weak-reader"
+        summary = run_eval(CONFIG, reader_backend(samples, model_id=name, direct_right=strong), out,
+                           show_progress=False)
+        ensure_run_report(out, summary)
     return first, second
 
 

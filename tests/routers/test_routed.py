@@ -12,6 +12,7 @@ from router_helpers import SURE, UNSURE, direct_right, gap_backend
 from skillgap.cli import main
 from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 from skillgap.graphs import RoutedResult, routed
+from skillgap.reports import ensure_run_report
 from skillgap.routers import FallbackRouter, RouterOverlapError, RuleRouter, load_router
 from skillgap.tasks import composition
 
@@ -92,6 +93,7 @@ def test_train_on_one_seed_evaluate_on_another(tmp_path: Path, capsys: pytest.Ca
                         skills=False, routers={"fallback": str(router_file)})
     held_out = load_samples(config)
     summary = run_eval(config, gap_backend(held_out), tmp_path / "eval", show_progress=False)
+    ensure_run_report(tmp_path / "eval", summary)
     for task in TASKS:
         entry = summary["tasks"][task]
         stats = entry["routers"]["fallback"]
