@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..tasks._compositions import composition
+from ..tasks import composition
 from ._metrics import bootstrap_ci, gap_closed
 from ._records import SampleRecord
 

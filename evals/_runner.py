@@ -25,7 +25,7 @@ from ..backends._types import Backend
 from ..graphs import STRATEGIES, SkillGraph, strategy
 from ..graphs._compiled import CompiledGraph, GraphInputError, GraphResult
 from ..skills._formats import render_value
-from ..tasks._compositions import composition
+from ..tasks import composition
 from ..tasks._datasets import SampleError
 from ..tasks._sample import Sample
 from ..telemetry import _spans as spans

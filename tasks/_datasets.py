@@ -15,13 +15,15 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, TypeAdapter, ValidationError
 
 from ..backends._types import ImageRef
-from ._compositions import COMPOSITIONS
+from ..skills import ParseFailure
+from ..skills._formats import TextFormat
 from ._sample import Sample
+from ._task import TASKS, Task
 
-REQUIRED = ("image", "question", "answer", "task")
+REQUIRED = ("image", "answer", "task")
 _BASE64 = re.compile(r"[A-Za-z0-9+/\s]+={0,2}")
 
 
@@ -48,14 +50,19 @@ class RowError(ValueError):
     """Why one row is unusable (internal: turned into a :class:`SampleError`)."""
 
 
-def load_dataset(path: str | Path) -> list[Sample | SampleError]:
+def load_dataset(path: str | Path, *, task: str | None = None) -> list[Sample | SampleError]:
     """Load a dataset: a ``.jsonl`` file, or a folder written by ``datasets.Dataset.save_to_disk``.
 
     Rows have ``image`` (a path relative to the JSONL file, an absolute path, base64, or a
-    ``data:`` URI; in a Hugging Face dataset also an ``Image`` feature), ``question``, ``answer``,
-    ``task`` (one of the built-in tasks), and optionally ``intermediate`` (gold output of the visual
-    skill), ``inputs`` (textual inputs, e.g. ``{"query": "red"}``) and ``id`` (default
-    ``row-000001``...). Every image is decoded at load, so a corrupt one is a row error.
+    ``data:`` URI; in a Hugging Face dataset also an ``Image`` feature), ``answer``, ``task`` (a
+    registered task; ``task=`` gives rows without one), and optionally ``question`` (the row's own
+    question, asked by the direct and CoT strategies; default: the task's template),
+    ``intermediate`` (gold output of the visual skill), ``inputs`` (the task's textual inputs, e.g.
+    ``{"query": "red"}``) and ``id`` (default ``row-000001``...).
+
+    Every row is checked at load against its task's types: each image is decoded, the inputs must
+    be exactly the task's and of their declared types, and the answer and intermediate must parse
+    as the skills' outputs; a row that does not fit is a :class:`SampleError` saying why.
 
     Raises:
         ValueError: the path is neither a JSONL file nor a saved dataset, or ``datasets`` is missing.
@@ -71,7 +78,7 @@ def load_dataset(path: str | Path) -> list[Sample | SampleError]:
         rows = _jsonl_rows(path)
     else:
         raise ValueError(f"dataset not found: {path}")
-    return list(_samples(str(path), path if path.is_dir() else path.parent, rows))
+    return list(_samples(str(path), path if path.is_dir() else path.parent, rows, task))
 
 
 def select(
@@ -127,11 +134,15 @@ def _hf_rows(path: Path) -> Iterator[tuple[int, Any]]:
     yield from enumerate(loaded, 1)
 
 
-def _samples(source: str, base: Path, rows: Iterable[tuple[int, Any]]) -> Iterator[Sample | SampleError]:
+def _samples(
+    source: str, base: Path, rows: Iterable[tuple[int, Any]], default_task: str | None
+) -> Iterator[Sample | SampleError]:
     seen: set[tuple[str, str]] = set()
     for number, row in rows:
+        if default_task is not None and isinstance(row, Mapping) and row.get("task") is None:
+            row = {**row, "task": default_task}
         task = row.get("task") if isinstance(row, Mapping) else None
-        known = task if isinstance(task, str) and task in COMPOSITIONS else None
+        known = task if isinstance(task, str) and task in TASKS else None
         given_id = row.get("id") if isinstance(row, Mapping) else None
         sample_id = str(given_id) if isinstance(given_id, str | int) and given_id != "" else None
         sample_id = sample_id or f"row-{number:06d}"
@@ -160,15 +171,19 @@ def _sample(row: Any, sample_id: str, base: Path) -> Sample:
     missing = [name for name in REQUIRED if row.get(name) is None]
     if missing:
         raise RowError(f"missing field{'s' if len(missing) > 1 else ''} {', '.join(map(repr, missing))}")
-    task = _text(row, "task")
-    if task not in COMPOSITIONS:
-        raise RowError(f"unknown task {task!r}; choose from: {', '.join(COMPOSITIONS)}")
-    question = _text(row, "question")
+    name = _text(row, "task")
+    if name not in TASKS:
+        raise RowError(f"unknown task {name!r}; choose from: {', '.join(TASKS)}")
+    task = TASKS[name]
     answer = _text(row, "answer", numbers=True)
     intermediate = None if row.get("intermediate") is None else _text(row, "intermediate")
     inputs = row.get("inputs") or {}
     if not isinstance(inputs, Mapping) or not all(isinstance(key, str) for key in inputs):
         raise RowError(f"field 'inputs' must be an object of named inputs, got {inputs!r}")
+    # A saved dataset unifies struct columns: inputs other rows have are None in this one.
+    inputs = {key: value for key, value in inputs.items() if value is not None}
+    _check_types(task, inputs, answer, intermediate)
+    question = task.question_for(inputs) if row.get("question") is None else _text(row, "question")
     image = _image(row["image"], base)
     try:
         image.load()  # a corrupt image is this row's error, not a failure in the middle of a run
@@ -176,15 +191,52 @@ def _sample(row: Any, sample_id: str, base: Path) -> Sample:
         raise RowError(str(exc)) from None
     return Sample(
         id=sample_id,
-        task=task,
+        task=name,
         image=image,
         question=question,
         answer=answer,
         intermediate=intermediate,
-        # A saved dataset unifies struct columns: inputs other rows have are None in this one.
-        inputs={key: value for key, value in inputs.items() if value is not None},
+        inputs=dict(inputs),
         image_id=image.digest()[:16],
     )
+
+
+def _check_types(task: Task, inputs: Mapping[str, Any], answer: str, intermediate: str | None) -> None:
+    """The row must fit the task's skills: its textual inputs, answer and intermediate."""
+    comp = task.composition
+    wanted = {name: tp for name, tp in comp.inputs.items() if tp is not ImageRef}
+    missing = [name for name in wanted if name not in inputs]
+    unknown = [name for name in inputs if name not in wanted]
+    if missing or unknown:
+        parts = ([f"missing input(s) {', '.join(map(repr, missing))}"] if missing else []) + (
+            [f"unknown input(s) {', '.join(map(repr, unknown))}"] if unknown else [])
+        takes = ", ".join(wanted) or "none"
+        raise RowError(f"{'; '.join(parts)} for task {task.name!r} (it takes: {takes})")
+    for name, tp in wanted.items():
+        _check_value(f"input {name!r}", tp, inputs[name])
+    for field_name, text, skill in (("answer", answer, comp.textual),
+                                    ("intermediate", intermediate, comp.visual)):
+        if text is None:
+            continue
+        parsed = skill.parse(text)
+        if isinstance(parsed, ParseFailure):
+            raise RowError(f"field {field_name!r} {text!r} is not a {skill.name} output: "
+                           f"{parsed.reason}")
+
+
+def _check_value(where: str, tp: Any, value: Any) -> None:
+    try:
+        if isinstance(tp, type) and issubclass(tp, TextFormat) and isinstance(value, str):
+            tp.parse(value)  # text forms are accepted where their type is expected
+        else:
+            TypeAdapter(tp).validate_python(value)
+    except ValidationError as exc:
+        raise RowError(f"{where} {value!r} does not fit type {getattr(tp, '__name__', tp)}: "
+                       f"{exc.errors()[0]['msg']}") from None
+    except ValueError as exc:
+        detail = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise RowError(f"{where} {value!r} does not fit type {getattr(tp, '__name__', tp)}: "
+                       f"{detail}") from None
 
 
 def _text(row: Mapping[str, Any], name: str, *, numbers: bool = False) -> str:

@@ -21,10 +21,9 @@ import json
 import math
 import random
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
-from importlib import import_module
 from typing import Any, ClassVar
 
 import numpy as np
@@ -39,7 +38,6 @@ __all__ = [
     "GRID_CELLS",
     "GRID_SIZE",
     "LAYOUTS",
-    "TASKS",
     "Choice",
     "Drawn",
     "FloatValue",
@@ -51,10 +49,9 @@ __all__ = [
     "TaskGenerator",
     "free_knobs",
     "generate",
-    "get_task",
     "grid_knobs",
     "knob_defaults",
-    "register_task",
+    "sample_rng",
 ]
 
 LAYOUTS: tuple[str, ...] = ("grid", "free")
@@ -237,7 +234,7 @@ def free_knobs() -> dict[str, KnobSpec]:
 
 
 # --------------------------------------------------------------------------------------------
-# Task generators and the registry
+# Task generators
 # --------------------------------------------------------------------------------------------
 
 
@@ -246,12 +243,15 @@ class Drawn:
     """What a task draws for one sample; ``generate`` turns it into a ``Sample``."""
 
     image: Image.Image
-    question: str
     answer: str
-    intermediate: str
+    #: The gold output of the visual skill, in its text form (``RC BS``); None when unknown.
+    intermediate: str | None = None
+    #: Textual inputs besides the image (``{"query": "red"}``); they fill the question template.
     inputs: dict[str, Any] = field(default_factory=dict)
     #: Derived difficulty of this very sample (``n_objects``, ``font_size``, ...).
     derived: dict[str, Any] = field(default_factory=dict)
+    #: A question of this sample's own; by default the task's template filled with ``inputs``.
+    question: str | None = None
 
 
 class TaskGenerator(ABC):
@@ -288,62 +288,6 @@ class TaskGenerator(ABC):
         return resolved
 
 
-_BUILTIN_TASKS: dict[str, str] = {
-    "rendered_text": ".rendered_text",
-    "counting": ".counting",
-    "cards": ".cards",
-}
-
-
-class _Registry(Mapping[str, TaskGenerator]):
-    """Task name -> generator. Built-in task modules are imported on first use (no cycles)."""
-
-    def __init__(self) -> None:
-        self._loaded: dict[str, TaskGenerator] = {}
-        self._lazy: dict[str, str] = dict(_BUILTIN_TASKS)
-
-    def __getitem__(self, name: str) -> TaskGenerator:
-        if name not in self._loaded:
-            module_name = self._lazy[name]  # KeyError for unknown names, as a Mapping should
-            module = import_module(module_name, __package__)
-            generator = module.GENERATOR
-            if not isinstance(generator, TaskGenerator):
-                raise TypeError(f"{module_name}.GENERATOR is not a TaskGenerator")
-            self._loaded[name] = generator
-        return self._loaded[name]
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(dict.fromkeys([*self._lazy, *self._loaded]))
-
-    def __len__(self) -> int:
-        return len(set(self._lazy) | set(self._loaded))
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._lazy or name in self._loaded
-
-    def register(self, generator: TaskGenerator, *, replace: bool = False) -> None:
-        if generator.name in self and not replace:
-            raise ValueError(f"task {generator.name!r} is already registered")
-        self._lazy.pop(generator.name, None)
-        self._loaded[generator.name] = generator
-
-
-#: Registry of task generators by name.
-TASKS = _Registry()
-
-
-def register_task(generator: TaskGenerator, *, replace: bool = False) -> None:
-    """Add a user task generator to ``TASKS``."""
-    TASKS.register(generator, replace=replace)
-
-
-def get_task(task: str) -> TaskGenerator:
-    """The generator of ``task``; raises ``ValueError`` naming the known tasks."""
-    if task not in TASKS:
-        raise ValueError(f"unknown task {task!r}; known tasks: {', '.join(TASKS)}")
-    return TASKS[task]
-
-
 def check_layout(layout: str, layouts: Sequence[str] = LAYOUTS) -> None:
     if layout not in layouts:
         raise ValueError(f"unknown layout {layout!r}; allowed layouts: {', '.join(layouts)}")
@@ -351,7 +295,9 @@ def check_layout(layout: str, layouts: Sequence[str] = LAYOUTS) -> None:
 
 def knob_defaults(task: str, layout: str = "grid") -> dict[str, Any]:
     """The default knobs of ``task`` in ``layout``."""
-    generator = get_task(task)
+    from ._task import get_generator
+
+    generator = get_generator(task)
     check_layout(layout, generator.layouts)
     return {name: spec.default for name, spec in generator.knob_specs(layout).items()}
 
@@ -374,7 +320,10 @@ def generate(task: str, n: int, *, seed: int = 0, layout: str = "grid", **knobs:
 
     Raises ``ValueError`` for an unknown task, layout or knob, or a bad knob value.
     """
-    generator = get_task(task)
+    from ._task import get_generator, get_task
+
+    template = get_task(task)
+    generator = get_generator(task)
     if not _is_int(n) or n < 0:
         raise ValueError(f"bad value for n: {n!r}; allowed: an integer >= 0")
     if not _is_int(seed):
@@ -392,7 +341,7 @@ def generate(task: str, n: int, *, seed: int = 0, layout: str = "grid", **knobs:
                 id=sample_id,
                 task=task,
                 image=image,
-                question=drawn.question,
+                question=drawn.question or template.question_for(drawn.inputs),
                 answer=drawn.answer,
                 intermediate=drawn.intermediate,
                 inputs=drawn.inputs,

@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 from PIL import Image, ImageDraw
 
+from ..graphs._composition import Composition
+from ..skills import read_cards, score_blackjack
 from ..skills._formats import RANKS, SUITS, Card, CardHand
 from ._generators import (
     COLOUR_RGB,
@@ -33,6 +35,7 @@ from ._generators import (
     rotated_size,
     unit_mask,
 )
+from ._task import Task
 
 QUESTION = "What is the blackjack value of this hand?"
 #: Card k of the grid layout: rank in cell 3k, suit in cell 3k + 1, cell 3k + 2 blank.
@@ -140,7 +143,7 @@ class Cards(TaskGenerator):
             "noise": knobs["noise"],
         }
         image = add_noise(image, rng, knobs["noise"])
-        return Drawn(image, QUESTION, str(value), hand.render(), {}, derived)
+        return Drawn(image, str(value), hand.render(), {}, derived)
 
     def _draw_free(
         self, rng: random.Random, hand: CardHand, knobs: Mapping[str, Any]
@@ -225,4 +228,6 @@ def corner_index(rank_text: str, suit: str, font_size: int) -> Image.Image:
     return mask
 
 
-GENERATOR = Cards()
+#: The task: name the cards, then score the hand.
+TASK = Task(Composition("cards", read_cards, score_blackjack, QUESTION), generator=Cards(),
+            source=__name__)

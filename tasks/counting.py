@@ -9,6 +9,8 @@ from typing import Any, ClassVar
 
 from PIL import Image
 
+from ..graphs._composition import Composition
+from ..skills import count_objects, list_objects
 from ..skills._formats import COLOURS, SHAPES, ObjectList, Shape
 from ._generators import (
     COLOUR_RGB,
@@ -30,7 +32,9 @@ from ._generators import (
     randint_in,
     unit_mask,
 )
+from ._task import Task
 
+QUESTION = "How many {query} objects are in the image?"
 #: Diameter in px of a circle in the grid layout (squares and triangles have similar area).
 GRID_SHAPE_SIZE = 12
 #: Object k of the grid layout sits in cell 3k (its code ``RC `` is three characters).
@@ -50,11 +54,6 @@ def shape_mask(shape: str, size: int) -> Image.Image:
     """Anti-aliased mask of shape code ``shape`` (C/S/T) for a circle diameter of ``size`` px."""
     rel_w, rel_h = _SHAPE_BOX[shape]
     return unit_mask(_SHAPE_PARTS[shape], max(1, round(rel_w * size)), max(1, round(rel_h * size)))
-
-
-def question_for(query: str) -> str:
-    # The same template as the counting composition's direct question, for colours and shapes.
-    return f"How many {query} objects are in the image?"
 
 
 class Counting(TaskGenerator):
@@ -114,7 +113,7 @@ class Counting(TaskGenerator):
             "noise": knobs["noise"],
         }
         image = add_noise(image, rng, knobs["noise"])
-        return Drawn(image, question_for(query), str(answer), listing.render(), {"query": query}, derived)
+        return Drawn(image, str(answer), listing.render(), {"query": query}, derived)
 
     def _draw_free(
         self, rng: random.Random, objects: list[Shape], knobs: Mapping[str, Any]
@@ -163,4 +162,6 @@ class Counting(TaskGenerator):
         )
 
 
-GENERATOR = Counting()
+#: The task: list the objects, then count those matching the query.
+TASK = Task(Composition("counting", list_objects, count_objects, QUESTION), generator=Counting(),
+            source=__name__)

@@ -10,6 +10,8 @@ from typing import Any, ClassVar
 
 from PIL import Image, ImageDraw
 
+from ..graphs._composition import Composition
+from ..skills import read_expression, solve_expression
 from ..skills._formats import Expression
 from ._generators import (
     GRID_FONT_SIZE,
@@ -32,6 +34,7 @@ from ._generators import (
     randint_in,
     rotated_size,
 )
+from ._task import Task
 
 QUESTION = "What is the result of the expression in the image?"
 #: The Number format holds at most four digits.
@@ -189,7 +192,7 @@ class RenderedText(TaskGenerator):
             derived |= drawn
         derived["noise"] = knobs["noise"]
         image = add_noise(image, rng, knobs["noise"])
-        return Drawn(image, QUESTION, str(result), text, {}, derived)
+        return Drawn(image, str(result), text, {}, derived)
 
     def _draw_free(
         self, rng: random.Random, text: str, knobs: Mapping[str, Any]
@@ -221,4 +224,9 @@ class RenderedText(TaskGenerator):
         }
 
 
-GENERATOR = RenderedText()
+#: The task: read the expression, then solve it.
+TASK = Task(
+    Composition("rendered_text", read_expression, solve_expression, QUESTION),
+    generator=RenderedText(),
+    source=__name__,
+)

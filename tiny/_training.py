@@ -28,10 +28,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
+from ..tasks import builtin_task_names
 from ._model import MODEL_CARD, build_tiny_model
 
 KINDS = ("visual", "textual", "direct", "cot")
-TASKS = ("rendered_text", "counting", "cards")
+#: The reference tasks, from the task registry (the tiny model's vocabulary covers these only).
+TASKS = tuple(builtin_task_names())
 CHECKPOINT = "checkpoint.pt"
 LOG = "train_log.jsonl"
 
@@ -105,12 +107,11 @@ class BatchMaker:
     """Draws the examples of one step; a pure function of (config, step)."""
 
     def __init__(self, config: TrainConfig, processor: Any) -> None:
-        from ..tasks._compositions import composition
-        from ..tasks._generators import get_task
+        from ..tasks import composition, get_generator
 
         self.config = config
         self.processor = processor
-        self.generators = {task: get_task(task) for task in TASKS}
+        self.generators = {task: get_generator(task) for task in TASKS}
         self.knobs = {task: self.generators[task].resolve_knobs("grid", {}) for task in TASKS}
         self.compositions = {task: composition(task) for task in TASKS}
         # Derived skills are built once here, not once per example.
