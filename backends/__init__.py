@@ -5,8 +5,10 @@ from __future__ import annotations
 from ._batching import BatchingBackend
 from ._cache import CachedBackend, default_cache_path
 from ._default_model import default_model_path
+from ._fleet import FleetBackend, parse_endpoints
 from ._mock import MockBackend
 from ._openai import OpenAIBackend
+from ._ray import RayBackend
 from ._registry import backend_names, get_backend_factory, load_backend, register_backend
 from ._tesseract import TesseractNotFound, TesseractOCR, tesseract_available
 from ._types import (
@@ -25,6 +27,7 @@ __all__ = [
     "BatchingBackend",
     "CachedBackend",
     "Constraint",
+    "FleetBackend",
     "Generation",
     "GenerationRequest",
     "ImagePart",
@@ -32,6 +35,7 @@ __all__ = [
     "Message",
     "MockBackend",
     "OpenAIBackend",
+    "RayBackend",
     "TesseractNotFound",
     "TesseractOCR",
     "TextPart",
@@ -40,6 +44,7 @@ __all__ = [
     "default_model_path",
     "get_backend_factory",
     "load_backend",
+    "parse_endpoints",
     "register_backend",
     "tesseract_available",
 ]

@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._args import csv as _csv
+from ._scale import add_arguments as add_scale_arguments
+from ._scale import build_backend
 
 if TYPE_CHECKING:
     from ..telemetry import TraceConfig
@@ -26,7 +28,7 @@ def _trace_config(args: argparse.Namespace) -> TraceConfig:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from ..backends import Backend, CachedBackend, default_cache_path, load_backend
+    from ..backends import Backend, CachedBackend, default_cache_path
     from ..evals import EvalConfig, format_table, run_eval
     from ..tasks import Sample, SampleError
 
@@ -56,7 +58,7 @@ def _eval(args: argparse.Namespace) -> int:
                    "structured_outputs": args.structured_outputs}
     elif args.base_url:
         raise ValueError("--base-url needs --backend openai")
-    backend: Backend = load_backend(args.backend, args.model, **options)
+    backend: Backend = build_backend(args, options)  # one model, a fleet, or Ray replicas
     cache = None
     if not args.no_cache:
         backend = cache = CachedBackend(backend, Path(args.cache) if args.cache else default_cache_path())
@@ -127,7 +129,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument("--device", default=None)
     ev.add_argument("--base-url", default=None, metavar="URL",
                     help="--backend openai: the API root (default: $OPENAI_BASE_URL, else "
-                         "http://127.0.0.1:8000/v1)")
+                         "http://127.0.0.1:8000/v1); several, comma-separated or a file of them, "
+                         "make a fleet")
     ev.add_argument("--concurrency", type=int, default=32,
                     help="--backend openai: most requests in flight")
     ev.add_argument("--timeout", type=float, default=120.0,
@@ -160,4 +163,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     help="put no image data in spans")
     ev.add_argument("--trace-image-max-chars", type=int, default=None, metavar="N",
                     help="cut image data URIs in spans to N characters (default 16384)")
+    add_scale_arguments(ev)
     ev.set_defaults(func=_eval)

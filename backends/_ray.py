@@ -1,0 +1,252 @@
+"""Model replicas as Ray actors: any registered backend, one copy per actor, used as one backend.
+
+The driver (the eval process) keeps the graphs, the run log, resume and the report; each model call
+goes to the least-loaded live replica as one actor method call. Ray restarts a replica whose process
+dies (``max_restarts``); calls it had in flight fail in the driver and are sent again, to another
+replica when one is up. A record is written by the driver only once its sample is done, so a dead
+replica can neither lose nor duplicate a record.
+
+Ray is an optional extra (``pip install 'skillgap[ray]'``) and is imported only when a
+:class:`RayBackend` is made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from ._types import Generation, GenerationRequest, ImagePart, ImageRef, Message
+
+logger = logging.getLogger("skillgap.backends.ray")
+
+
+class Replica:
+    """The actor body: one backend built by the registry in the actor's process.
+
+    Async methods make it an async actor, so concurrent calls from the driver reach the backend
+    together and a batching backend (transformers) fills its batches as it does in process.
+    """
+
+    def __init__(self, backend: str, model: str | None, options: dict[str, Any]):
+        from ._registry import load_backend
+
+        self.backend = load_backend(backend, model, **options)
+        load = getattr(self.backend, "load", None)
+        if callable(load):
+            load()  # a model that cannot load fails the actor's start, not its first call
+
+    def info(self) -> dict[str, Any]:
+        """The wrapped backend's description, model id and image layout, and this process's id."""
+        return {"describe": self.backend.describe(), "model_id": self.backend.model_id,
+                "native_layout": getattr(self.backend, "native_layout", "free"), "pid": os.getpid()}
+
+    async def generate(self, requests: list[GenerationRequest]) -> list[Generation]:
+        return await self.backend.generate(requests)
+
+
+class _Slot:
+    def __init__(self, actor: Any, index: int, limit: int):
+        self.actor = actor
+        self.name = f"ray-replica-{index}"
+        self.limit = limit
+        self.in_flight = 0
+        self.failures = 0
+        self.down_until = 0.0
+        self.served = 0
+
+
+class RayBackend:
+    """``replicas`` copies of a registered backend, each a Ray actor, used as one backend.
+
+    Args:
+        backend: The registered backend each replica runs (``transformers``, ``openai``, ``mock``,
+            or any registered name; it must be importable on the cluster's nodes).
+        model: Its model (hub id or a folder present on every node); default: the backend's own.
+        options: The backend's options (``device``, ``max_batch_size``...).
+        replicas: How many actors.
+        gpus_per_replica: GPUs each actor reserves (Ray sets ``CUDA_VISIBLE_DEVICES`` for it, so a
+            transformers backend lands on its own GPU).
+        cpus_per_replica: CPUs each actor reserves.
+        address: The Ray cluster: ``"auto"`` (the running one), ``"ray://head:10001"``,
+            ``"head:6379"``; ``None`` joins one that is running here or starts a local one. Ignored
+            when Ray is already initialised in this process.
+        max_restarts: How often Ray restarts each replica that dies.
+        concurrency: Most calls in flight per replica.
+        max_attempts: Tries per call before it is recorded as failed.
+        start_timeout_s: How long to wait for the first replica to load its model.
+        init_options: More arguments for ``ray.init`` (``runtime_env``, ``num_cpus``...).
+
+    Example:
+        >>> backend = RayBackend("transformers", "Qwen/Qwen2.5-VL-7B-Instruct", replicas=8,
+        ...                      gpus_per_replica=1, address="auto")  # doctest: +SKIP
+    """
+
+    name = "ray"
+
+    def __init__(
+        self,
+        backend: str = "transformers",
+        model: str | None = None,
+        *,
+        options: dict[str, Any] | None = None,
+        replicas: int = 1,
+        gpus_per_replica: float = 0.0,
+        cpus_per_replica: float = 1.0,
+        address: str | None = None,
+        max_restarts: int = 3,
+        concurrency: int = 64,
+        max_attempts: int | None = None,
+        start_timeout_s: float = 600.0,
+        init_options: dict[str, Any] | None = None,
+    ):
+        if replicas < 1:
+            raise ValueError(f"replicas must be >= 1, got {replicas}")
+        if gpus_per_replica < 0 or cpus_per_replica < 0:
+            raise ValueError("gpus_per_replica and cpus_per_replica must be >= 0")
+        if max_restarts < 0 or concurrency < 1:
+            raise ValueError("need max_restarts >= 0 and concurrency >= 1")
+        try:
+            import ray
+        except ImportError:
+            raise ValueError("--ray needs Ray: pip install 'skillgap[ray]'") from None
+        self.started_ray = False
+        if not ray.is_initialized():
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     **(init_options or {}))
+            self.started_ray = True
+        self.backend_name = backend
+        self.replicas = replicas
+        self.max_restarts = max_restarts
+        self.max_attempts = max_attempts if max_attempts is not None else 2 * (max_restarts + 1) + replicas
+        actor_class = ray.remote(Replica).options(
+            num_cpus=cpus_per_replica, num_gpus=gpus_per_replica, max_restarts=max_restarts,
+            # The driver resends failed calls itself, so it can pick another replica.
+            max_task_retries=0,
+        )
+        self._slots = [_Slot(actor_class.remote(backend, model, dict(options or {})), i, concurrency)
+                       for i in range(replicas)]
+        try:
+            infos = ray.get([slot.actor.info.remote() for slot in self._slots], timeout=start_timeout_s)
+        except Exception:
+            self.close()
+            raise
+        first = infos[0]
+        self._described: dict[str, Any] = first["describe"]
+        self.model_id: str = first["model_id"]
+        self.native_layout: str = first["native_layout"]
+        self._turn = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._changed: asyncio.Condition | None = None
+
+    def describe(self) -> dict[str, Any]:
+        """The replicas' backend description: where a model runs does not change its answers, so a
+        run resumes in process, on more replicas or on fewer (records name the replica)."""
+        return dict(self._described)
+
+    @property
+    def actors(self) -> list[Any]:
+        """The replicas' actor handles (for tests and status)."""
+        return [slot.actor for slot in self._slots]
+
+    def status(self) -> list[dict[str, Any]]:
+        return [{"replica": s.name, "in_flight": s.in_flight, "served": s.served, "failures": s.failures}
+                for s in self._slots]
+
+    def close(self) -> None:
+        """Stop the replicas (and the local Ray this backend started)."""
+        import ray
+
+        for slot in self._slots:
+            ray.kill(slot.actor, no_restart=True)
+        if self.started_ray:
+            ray.shutdown()
+
+    def __repr__(self) -> str:
+        return f"RayBackend({self.backend_name!r}, model={self.model_id!r}, replicas={self.replicas})"
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        return list(await asyncio.gather(*(self._one(portable(request)) for request in requests)))
+
+    async def _one(self, request: GenerationRequest) -> Generation:
+        from ray.exceptions import ActorUnavailableError, RayActorError
+
+        failures: list[str] = []
+        for _ in range(self.max_attempts):
+            slot = await self._acquire()
+            try:
+                generation: Generation = (await slot.actor.generate.remote([request]))[0]
+            except (RayActorError, ActorUnavailableError) as exc:
+                # The replica died (or is restarting): Ray brings it back; send the call again.
+                failures.append(f"{slot.name}: {type(exc).__name__}")
+                self._down(slot)
+                continue
+            finally:
+                slot.in_flight -= 1
+                await self._notify()
+            slot.failures = 0
+            slot.served += 1
+            return generation.model_copy(update={"served_by": slot.name})
+        reason = f"no replica answered after {len(failures)} attempts: " + ", ".join(failures)
+        return Generation(text="", finish_reason="error", error=reason)
+
+    def _condition(self) -> asyncio.Condition:
+        loop = asyncio.get_running_loop()
+        if self._loop is not loop or self._changed is None:
+            self._loop, self._changed = loop, asyncio.Condition()
+        return self._changed
+
+    async def _acquire(self) -> _Slot:
+        """The least-loaded replica that is up and has room; waits (bounded by the ``down`` pauses
+        and the calls in flight, each of which ends) while none has."""
+        changed = self._condition()
+        async with changed:
+            while True:
+                now = time.monotonic()
+                ready = [s for s in self._slots if s.down_until <= now and s.in_flight < s.limit]
+                if ready:
+                    count = len(self._slots)
+                    slot = min(ready, key=lambda s: (s.in_flight / s.limit,
+                                                     (self._slots.index(s) - self._turn) % count))
+                    self._turn = (self._slots.index(slot) + 1) % count
+                    slot.in_flight += 1
+                    return slot
+                pauses = [s.down_until - now for s in self._slots if s.down_until > now]
+                timeout = min(pauses) if pauses and len(pauses) == len(self._slots) else 1.0
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(changed.wait(), timeout=max(timeout, 0.001))
+
+    def _down(self, slot: _Slot) -> None:
+        """Keep calls off a replica while Ray restarts it (calls sent meanwhile would wait on it)."""
+        if time.monotonic() < slot.down_until:
+            return
+        slot.failures += 1
+        pause = min(30.0, 0.5 * 2.0 ** (slot.failures - 1))
+        slot.down_until = time.monotonic() + pause
+        logger.warning("%s failed; sending its calls elsewhere for %.1f s", slot.name, pause)
+
+    async def _notify(self) -> None:
+        changed = self._condition()
+        async with changed:
+            changed.notify_all()
+
+
+def portable(request: GenerationRequest) -> GenerationRequest:
+    """``request`` with every image as a ``data:`` URI: ``mem://`` images live in this process and
+    file paths on this node, while a replica may run in another process on another node."""
+    if all(image.uri.startswith("data:") for image in request.images):
+        return request
+    messages = tuple(
+        Message(role=message.role, content=tuple(
+            ImagePart(image=ImageRef(uri=part.image.data_uri())) if isinstance(part, ImagePart) else part
+            for part in message.content))
+        for message in request.messages
+    )
+    return request.model_copy(update={"messages": messages})
+
+
+__all__ = ["RayBackend", "Replica", "portable"]

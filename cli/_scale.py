@@ -1,0 +1,53 @@
+"""Options of ``skillgap eval`` that spread model calls: a fleet of endpoints, or Ray replicas."""
+
+from __future__ import annotations
+
+import argparse
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..backends import Backend
+
+
+def add_arguments(ev: argparse.ArgumentParser) -> None:
+    group = ev.add_argument_group(
+        "scaling out",
+        "--base-url with several URLs (comma-separated, or a file of them: 'URL [CONCURRENCY]' a "
+        "line) evaluates over a fleet of OpenAI-compatible servers of one model; --ray runs model "
+        "replicas as Ray actors. Either way this process keeps the graphs, the log and the report.",
+    )
+    group.add_argument("--ray", nargs="?", const="local", default=None, metavar="auto|ADDRESS",
+                       help="run --replicas copies of the --backend model as Ray actors: on the "
+                            "cluster at ADDRESS, on the running one (auto: $RAY_ADDRESS or `ray start` "
+                            "on this node), or, given no value, on one found or started here "
+                            "(needs the ray extra: pip install 'skillgap[ray]')")
+    group.add_argument("--replicas", type=int, default=1, metavar="N",
+                       help="--ray: model replicas (Ray actors), each with its own model copy")
+    group.add_argument("--gpus-per-replica", type=float, default=0.0, metavar="G",
+                       help="--ray: GPUs each replica reserves (1 for a transformers model on its "
+                            "own GPU; fractions share one)")
+    group.add_argument("--cpus-per-replica", type=float, default=1.0, metavar="C",
+                       help="--ray: CPUs each replica reserves")
+
+
+def build_backend(args: argparse.Namespace, options: dict[str, Any]) -> Backend:
+    """The backend of ``args``: one model, a fleet of endpoints, or Ray replicas of a backend."""
+    from ..backends import load_backend
+
+    if args.ray is None:
+        if args.replicas != 1 or args.gpus_per_replica:
+            raise ValueError("--replicas and --gpus-per-replica need --ray")
+        base_url = options.get("base_url")
+        if args.backend == "openai" and isinstance(base_url, str):
+            from ..backends._fleet import FleetBackend, parse_endpoints
+
+            endpoints = parse_endpoints(base_url)
+            if len(endpoints) > 1:
+                rest = {key: value for key, value in options.items() if key != "base_url"}
+                return FleetBackend.connect(endpoints, args.model, **rest)
+        return load_backend(args.backend, args.model, **options)
+    from ..backends._ray import RayBackend
+
+    return RayBackend(args.backend, args.model, options=options, replicas=args.replicas,
+                      gpus_per_replica=args.gpus_per_replica, cpus_per_replica=args.cpus_per_replica,
+                      address=None if args.ray == "local" else args.ray)
