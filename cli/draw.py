@@ -25,7 +25,10 @@ def _draw(args: argparse.Namespace) -> int:
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     dr = sub.add_parser("draw", help="print a strategy's graph as Mermaid")
-    dr.add_argument("strategy", choices=["direct", "cascaded", "cot", "routed"])
+    from ..graphs.strategies import strategy_names
+
+    dr.add_argument("strategy", choices=[*strategy_names(None), "routed"],
+                    help="a registered strategy, or routed (a router's decision and branches)")
     dr.add_argument("--task", default="rendered_text")
     dr.add_argument("--router", default=None, metavar="ROUTER_FILE",
                     help="routed: the router file (default: an untrained fallback router)")

@@ -45,19 +45,25 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rt = route_sub.add_parser(
         "train", help="train a router on a finished run (one that ran direct and cascaded)",
         description="Fit a router on a run's samples.jsonl and calibrate its thresholds there: the "
-                    "most accurate within --max-cost-ratio x always-cascaded cost. Evaluate it on "
+                    "most accurate within --max-cost-ratio x the cost of always escalating. Evaluate it on "
                     "other samples: skillgap eval --seed OTHER --strategies ...,routed:ROUTER_FILE",
     )
     rt.add_argument("--run", required=True, metavar="DIR", help="the training run folder")
-    rt.add_argument("--router", required=True, choices=["learned", "fallback", "rule", "oracle"])
+    from ..graphs.strategies import strategy_names
+    from ..routers import ThresholdRouter, trainable_kinds
+
+    rt.add_argument("--router", required=True, choices=trainable_kinds(),
+                    help="the router kind (every registered kind that can be trained)")
     rt.add_argument("--out", required=True, metavar="ROUTER_FILE", help="where to write it (JSON)")
     rt.add_argument("--name", default=None, help="the router's name (default: the file's stem)")
     rt.add_argument("--features", default="direct", choices=["direct", "pre"],
                     help="learned: 'direct' probes the direct call first and uses its answer "
                          "log-probability; 'pre' decides before any call (task, question, image stats)")
-    rt.add_argument("--escalate-to", default="cascaded", choices=["cascaded", "cot"])
+    rt.add_argument("--escalate-to", default="cascaded",
+                    choices=[s for s in strategy_names() if s != ThresholdRouter.stay],
+                    help=f"two-way routers: the strategy to escalate to from {ThresholdRouter.stay}")
     rt.add_argument("--max-cost-ratio", type=float, default=0.75,
-                    help="threshold calibration budget, relative to always-cascaded (default 0.75)")
+                    help="threshold calibration budget, relative to always escalating (default 0.75)")
     rt.add_argument("--cost", default="calls", choices=["calls", "tokens"],
                     help="the cost the budget counts: model calls or generated tokens")
     rt.set_defaults(func=_route_train)

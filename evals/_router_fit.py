@@ -10,44 +10,31 @@ run's samples, regenerated from ``run.json`` (question and image statistics).
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-import numpy as np
-
-from ..routers._calibrate import Cost, Item, pick_threshold
-from ..routers._fallback import FallbackRouter
-from ..routers._features import image_stats
+from ..graphs.strategies import cost_order, strategy_names
+from ..routers._calibrate import Cost
 from ..routers._files import TrainedOn
-from ..routers._learned import LearnedRouter
-from ..routers._oracle import OracleRouter
-from ..routers._router import Router, ThresholdRouter
-from ..routers._rule import RuleRouter
+from ..routers._fit import Row, TrainOptions, by_task, calibrate, items
+from ..routers._router import Router, get_router_class, trainable_kinds
+from ..routers._signals import Probe, build_signals
+from ._metrics import gap_closed
 
 if TYPE_CHECKING:
     from ..tasks._sample import Sample
     from ._records import SampleRecord
 
-TRAINABLE = ("learned", "fallback", "rule", "oracle")
-_STRATEGIES = ("direct", "cascaded", "cot")
+__all__ = ["Row", "calibrate", "items", "load_run_rows", "rows_from_records", "simulate",
+           "train_router", "trained_on"]
 
 
-@dataclass(frozen=True)
-class Row:
-    """One sample of a run: the signals a router would see, and each strategy's outcome and cost."""
-
-    task: str
-    sample_id: str
-    signals: dict[str, Any]
-    correct: dict[str, bool]
-    costs: dict[str, Cost] = field(default_factory=dict)
-
-    @property
-    def key(self) -> str:
-        return f"{self.task}/{self.sample_id}"
+def __getattr__(name: str) -> object:
+    if name == "TRAINABLE":  # kept for callers of the old constant; read from the registry
+        return tuple(trainable_kinds())
+    raise AttributeError(name)
 
 
 def record_cost(record: SampleRecord) -> Cost:
@@ -56,25 +43,32 @@ def record_cost(record: SampleRecord) -> Cost:
 
 def rows_from_records(records: Sequence[SampleRecord], samples: Sequence[Sample] = (), *,
                       require: Sequence[str] = ("direct", "cascaded")) -> list[Row]:
-    """One row per sample that has a record of every ``require``d strategy."""
-    by_sample: dict[tuple[str, str], dict[str, SampleRecord]] = defaultdict(dict)
+    """One row per sample that has a record of every ``require``d strategy.
+
+    Signals come from the same builder the routed graph uses live (the task's question and the
+    sample's inputs, and the direct record as the probe's outcome), so a router is fitted on what
+    it will see in use.
+    """
+    from ..tasks import composition
+
+    strategies = set(strategy_names())
+    by_sample: dict[tuple[str, str], dict[str, SampleRecord]] = {}
     for record in records:
-        if record.strategy in _STRATEGIES:
-            by_sample[(record.task, record.sample_id)][record.strategy] = record
+        if record.strategy in strategies:
+            by_sample.setdefault((record.task, record.sample_id), {})[record.strategy] = record
     known = {(s.task, s.id): s for s in samples}
     rows = []
     for (task, sample_id), steps in sorted(by_sample.items()):
         if any(name not in steps for name in require):
             continue
         sample = known.get((task, sample_id))
-        signals: dict[str, Any] = {"task": task, "sample_id": sample_id}
+        inputs: dict[str, Any] = {} if sample is None else {"image": sample.image, **sample.inputs}
+        question = composition(task).question if sample is not None else ""
+        probes = {name: Probe(ok=record.error is None, logprob=record.logprob,
+                              answer=record.prediction) for name, record in steps.items()}
+        signals = build_signals(task, question, inputs, sample_id=sample_id, probes=probes)
         if sample is not None:
-            signals.update(question=sample.question, image=sample.image, inputs=dict(sample.inputs),
-                           image_stats=image_stats(sample.image))
-        if "direct" in steps:
-            direct = steps["direct"]
-            signals["direct"] = {"ok": direct.error is None, "logprob": direct.logprob,
-                                 "answer": direct.prediction}
+            signals.image_stats()  # computed once here, not once per router scored on the row
         rows.append(Row(task, sample_id, signals,
                         {name: record.correct for name, record in steps.items()},
                         {name: record_cost(record) for name, record in steps.items()}))
@@ -110,28 +104,9 @@ def branch_cost(router: Router, row: Row, choice: str) -> Cost:
     if choice not in row.costs:
         raise ValueError(f"router {router.name!r} chose {choice!r} for {row.key}, which the run did "
                          f"not execute (it has {', '.join(sorted(row.costs))})")
-    if router.probe == "direct" and choice != "direct":
-        return row.costs["direct"] + row.costs[choice]
+    if router.probe is not None and choice != router.probe:  # the probe ran first, and was paid for
+        return row.costs[router.probe] + row.costs[choice]
     return row.costs[choice]
-
-
-def items(router: ThresholdRouter, rows: Sequence[Row]) -> list[Item]:
-    """The two-way view of each row for ``router`` (its score, both sides' outcome and cost)."""
-    out = []
-    for row in rows:
-        direct = row.signals.get("direct") or {}
-        forced = router.probe == "direct" and not direct.get("ok", False)
-        score = None if forced else router.score(row.task, row.signals)
-        target = router.escalate_to
-        out.append(Item(score=score, direct_ok=row.correct["direct"], escalate_ok=row.correct[target],
-                        direct_cost=row.costs["direct"], escalate_cost=row.costs[target],
-                        probed=router.probe == "direct", forced=forced))
-    return out
-
-
-def gap_closed(direct: float, cascaded: float, routed: float) -> float | None:
-    gap = cascaded - direct
-    return None if abs(gap) < 1e-12 else (routed - direct) / gap
 
 
 def _ratio(value: float, base: float) -> float | None:
@@ -140,17 +115,14 @@ def _ratio(value: float, base: float) -> float | None:
 
 def simulate(router: Router, rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
     """Replay ``router`` on ``rows``: per task, its accuracy, mean cost, choices, the share of the
-    gap it closes and its cost relative to always-cascaded."""
-    by_task: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_task[row.task].append(row)
+    gap it closes (None unless cascaded beats direct) and its cost relative to always-cascaded."""
     out: dict[str, dict[str, Any]] = {}
-    for task, task_rows in sorted(by_task.items()):
+    for task, task_rows in sorted(by_task(rows).items()):
         choices: Counter[str] = Counter()
         correct = 0
         total = Cost()
         for row in task_rows:
-            choice = router.route(task, row.signals).choice
+            choice = router.route(row.signals_for(router)).choice
             choices[choice] += 1
             correct += row.correct.get(choice, False)
             total = total + branch_cost(router, row, choice)
@@ -176,27 +148,11 @@ def simulate(router: Router, rows: Sequence[Row]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def calibrate(router: ThresholdRouter, rows: Sequence[Row], *, max_cost_ratio: float = 0.75,
-              metric: str = "calls") -> ThresholdRouter:
-    """A copy of ``router`` with per-task thresholds: the most accurate within ``max_cost_ratio`` ×
-    always-cascaded cost (``metric``: calls or tokens) on ``rows``."""
-    by_task: dict[str, list[Row]] = defaultdict(list)
-    for row in rows:
-        by_task[row.task].append(row)
-    thresholds = {}
-    for task, task_rows in by_task.items():
-        n = len(task_rows)
-        baseline = sum((r.costs["cascaded"] for r in task_rows), Cost())
-        mean = Cost(baseline.calls / n, baseline.tokens / n, baseline.latency_s / n)
-        thresholds[task] = pick_threshold(items(router, task_rows), mean,
-                                          max_cost_ratio=max_cost_ratio, metric=metric).threshold
-    return router.with_thresholds(thresholds)
-
-
 def train_router(kind: str, rows: Sequence[Row], *, name: str | None = None, features: str = "direct",
                  escalate_to: str = "cascaded", max_cost_ratio: float = 0.75, metric: str = "calls",
                  l2: float = 1.0) -> Router:
-    """Fit a router of ``kind`` (learned, fallback, rule or oracle) on a run's rows.
+    """Fit a router of a registered trainable ``kind`` (learned, fallback, rule, oracle, ...) on a
+    run's rows, with the strategy registry's cost order as every tie-break.
 
     Thresholds of learned and fallback routers are calibrated on the same rows (see
     :func:`calibrate`); a rule router takes, per task, the most accurate strategy (the cheaper on
@@ -204,36 +160,15 @@ def train_router(kind: str, rows: Sequence[Row], *, name: str | None = None, fea
     """
     if not rows:
         raise ValueError("no training rows: the run has no sample with both direct and cascaded records")
-    name = name or kind
-    if kind == "fallback":
-        return calibrate(FallbackRouter(name=name, escalate_to=escalate_to), rows,
-                         max_cost_ratio=max_cost_ratio, metric=metric)
-    if kind == "learned":
-        tasks = sorted({row.task for row in rows})
-        names = LearnedRouter.feature_names(tasks, features)
-        probe = "direct" if features == "direct" else None
-        draft = LearnedRouter(features=names, weights=[0.0] * len(names), bias=0.0,
-                              mean=[0.0] * len(names), scale=[1.0] * len(names), probe=probe,
-                              escalate_to=escalate_to)
-        matrix = np.array([draft.vector(row.task, row.signals) for row in rows])
-        labels = np.array([row.correct[escalate_to] and not row.correct["direct"] for row in rows])
-        fitted = LearnedRouter.fit(matrix, labels, features=names, probe=probe, l2=l2, name=name,
-                                   escalate_to=escalate_to)
-        return calibrate(fitted, rows, max_cost_ratio=max_cost_ratio, metric=metric)
-    if kind == "rule":
-        by_task: dict[str, list[Row]] = defaultdict(list)
-        for row in rows:
-            by_task[row.task].append(row)
-        rules = {}
-        for task, task_rows in by_task.items():
-            ran = [s for s in _STRATEGIES if all(s in r.correct for r in task_rows)]
-            rules[task] = max(ran, key=lambda s: (sum(r.correct[s] for r in task_rows),
-                                                  -sum(r.costs[s].calls for r in task_rows),
-                                                  -sum(r.costs[s].tokens for r in task_rows)))
-        return RuleRouter(rules, name=name)
-    if kind == "oracle":
-        return OracleRouter.from_outcomes(((r.task, r.sample_id, r.correct) for r in rows), name=name)
-    raise ValueError(f"cannot train a {kind!r} router; trainable: {', '.join(TRAINABLE)}")
+    cls = get_router_class(kind)
+    train = getattr(cls, "train", None)  # TrainableRouter: the registry's optional capability
+    if train is None:
+        raise ValueError(f"cannot train a {kind!r} router; trainable: {', '.join(trainable_kinds())}")
+    options = TrainOptions(name=name or kind, features=features, escalate_to=escalate_to,
+                           max_cost_ratio=max_cost_ratio, metric=metric, l2=l2,
+                           cost_order=tuple(cost_order()))
+    router: Router = train(rows, options)
+    return router
 
 
 def trained_on(run: Path, rows: Sequence[Row], router: Router) -> TrainedOn:

@@ -1,31 +1,29 @@
-"""Composition graphs: direct, cascaded and chain-of-thought strategies, and user DAGs of skills.
+"""Composition graphs: registered strategies (direct, cascaded, cot, skill-alone) and user DAGs.
 
 Building a graph needs only networkx; ``compile()`` imports LangGraph.
 """
 
-from collections.abc import Callable
-
 from ._composition import ANSWER_LINE, ChainOfThought, Composition, chain_of_thought_type
 from ._graph import GraphValidationError, Input, SkillGraph
-from .strategies.cascaded import cascaded
-from .strategies.cot import cot
-from .strategies.direct import direct
-
-STRATEGIES: dict[str, Callable[[Composition], SkillGraph]] = {
-    "direct": direct,
-    "cascaded": cascaded,
-    "cot": cot,
-}
+from .strategies import (
+    Strategy,
+    cascaded,
+    cost_order,
+    cot,
+    direct,
+    get_strategy,
+    list_strategies,
+    register_strategy,
+    skill_steps,
+    strategy_names,
+    textual,
+    visual,
+)
 
 
 def strategy(name: str, composition: Composition) -> SkillGraph:
-    """The graph of a built-in strategy by name."""
-    try:
-        return STRATEGIES[name](composition)
-    except KeyError:
-        raise ValueError(
-            f"unknown strategy {name!r}; choose one of: {', '.join(STRATEGIES)}"
-        ) from None
+    """The graph of a registered strategy by name (``direct``, ``cascaded``, ``cot``, ...)."""
+    return get_strategy(name).build(composition)
 
 
 def __getattr__(name: str) -> object:
@@ -34,6 +32,8 @@ def __getattr__(name: str) -> object:
         from . import _compiled
 
         return getattr(_compiled, name)
+    if name == "STRATEGIES":  # the composition strategies' names, read from the registry
+        return tuple(strategy_names())
     if name in {"RoutedGraph", "RoutedResult", "routed"}:  # needs the routers package
         from . import _routed
 
@@ -56,10 +56,19 @@ __all__ = [
     "RoutedResult",
     "RunContext",
     "SkillGraph",
+    "Strategy",
     "cascaded",
     "chain_of_thought_type",
+    "cost_order",
     "cot",
     "direct",
+    "get_strategy",
+    "list_strategies",
+    "register_strategy",
     "routed",
+    "skill_steps",
     "strategy",
+    "strategy_names",
+    "textual",
+    "visual",
 ]

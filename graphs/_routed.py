@@ -3,8 +3,9 @@
 The graph is ``[probe] -> route -> branch``: a probing router (``probe="direct"``) first runs the
 cheap direct call, whose answer is kept when the router stays on ``direct``; the ``route`` node asks
 the router and opens a ``router decision`` span; a conditional edge then runs only the chosen
-branch (``direct``, ``cascaded``, ``cot``, or ``tesseract``: the cascade with its read-text step done
-by Tesseract OCR). The result counts every node that ran, so cost includes the probe.
+branch: any registered composition strategy (``direct``, ``cascaded``, ``cot``, ...) or an executor
+branch (``tesseract``: the cascade with its read-text step done by Tesseract OCR). The result
+counts every node that ran, so cost includes the probe.
 """
 
 from __future__ import annotations
@@ -14,16 +15,15 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-from ..backends._types import Backend, ImageRef
-from ..routers._router import BRANCHES, RouteDecision, Router
-from ..skills._formats import Expression, render_value
+from ..backends._types import Backend
+from ..routers._router import RouteDecision, Router
+from ..routers._signals import Probe, Signals, build_signals
+from ..skills._formats import Expression
 from ..skills._skill import _type_name
-from ._compiled import GraphResult, GraphRunner, GraphState, RunContext
+from ._compiled import GraphResult, GraphRunner, GraphState, NodeResult, RunContext
 from ._composition import Composition
 from ._graph import Input, SkillGraph
-from .strategies.cascaded import cascaded
-from .strategies.cot import cot
-from .strategies.direct import direct
+from .strategies import get_strategy, strategy_names
 
 ROUTE_NODE = "route"
 
@@ -57,11 +57,22 @@ def tesseract_branch(composition: Composition) -> SkillGraph:
     return graph.add("ocr_textual", composition.textual, **{composition.bind: "ocr"})
 
 
+#: Branches that run one node on an executor instead of the model:
+#: name -> (graph builder, the node the executor runs, how drawings label it).
+EXECUTOR_BRANCHES = {"tesseract": (tesseract_branch, "ocr", "Tesseract OCR")}
+
+
+def branches() -> list[str]:
+    """What a router may choose: every composition strategy, then the executor branches."""
+    return [*strategy_names(), *EXECUTOR_BRANCHES]
+
+
 def branch_graph(name: str, composition: Composition) -> SkillGraph:
-    builders = {"direct": direct, "cascaded": cascaded, "cot": cot, "tesseract": tesseract_branch}
-    if name not in builders:
-        raise ValueError(f"unknown branch {name!r}; choose from {', '.join(BRANCHES)}")
-    return builders[name](composition)
+    if name in EXECUTOR_BRANCHES:
+        return EXECUTOR_BRANCHES[name][0](composition)
+    if name not in strategy_names():
+        raise ValueError(f"unknown branch {name!r}; choose from {', '.join(branches())}")
+    return get_strategy(name).build(composition)
 
 
 class _Runtime:
@@ -95,14 +106,15 @@ class RoutedGraph(GraphRunner):
         self.router = router
         self.name = name or f"routed:{router.name}"
         self.probe = router.probe
-        choices_for = getattr(router, "choices_for", None)  # optional: a router's per-task choices
-        choices = list(dict.fromkeys(choices_for(composition.name) if choices_for else router.choices))
+        choices = list(dict.fromkeys(router.choices_for(composition.name)))
+        known = branches()
         for choice in choices:
-            if choice not in BRANCHES:
+            if choice not in known:
                 raise ValueError(f"router {router.name!r} may choose unknown branch {choice!r}; "
-                                 f"branches: {', '.join(BRANCHES)}")
-        if self.probe is not None and self.probe not in ("direct",):
-            raise ValueError(f"router {router.name!r}: unsupported probe {self.probe!r} (only 'direct')")
+                                 f"branches: {', '.join(known)}")
+        if self.probe is not None and self.probe not in strategy_names():
+            raise ValueError(f"router {router.name!r}: probe {self.probe!r} is not a strategy "
+                             f"(strategies: {', '.join(strategy_names())})")
         needed = list(dict.fromkeys([*([self.probe] if self.probe else []), *choices]))
         self.branches = {b: branch_graph(b, composition) for b in needed}
         self.compiled = {b: graph.compile() for b, graph in self.branches.items()}
@@ -111,13 +123,18 @@ class RoutedGraph(GraphRunner):
             from ..backends._tesseract import TesseractOCR
 
             self.executors["tesseract"] = TesseractOCR()
+        missing = [b for b in needed if b in EXECUTOR_BRANCHES and b not in self.executors]
+        if missing:
+            raise ValueError(f"router {router.name!r} may choose {missing}: pass executors=")
         self.probe_nodes = self.branches[self.probe].topological_order() if self.probe else []
         self.inputs = self.compiled[needed[0]].inputs
 
         builder = StateGraph(RoutedState, context_schema=RunContext)
         previous = START
+        probe_graph = self.compiled[self.probe] if self.probe else None
         for node in self.probe_nodes:
-            builder.add_node(node, self.compiled[self.probe]._node(node))
+            assert probe_graph is not None  # probe nodes exist only with a probe
+            builder.add_node(node, probe_graph._node(node))
             builder.add_edge(previous, node)
             previous = node
         builder.add_node(ROUTE_NODE, self._route_node())
@@ -131,8 +148,8 @@ class RoutedGraph(GraphRunner):
                 continue
             for node in nodes:
                 fn = compiled._node(node)
-                if choice == "tesseract" and node == graph.intermediate:
-                    fn = _on_executor(fn, self.executors["tesseract"])
+                if choice in EXECUTOR_BRANCHES and node == EXECUTOR_BRANCHES[choice][1]:
+                    fn = _on_executor(fn, self.executors[choice])
                 builder.add_node(node, fn)
                 parents = [p for p in graph.parents(node) if p not in self.probe_nodes]
                 if len(parents) == 1:
@@ -154,8 +171,9 @@ class RoutedGraph(GraphRunner):
 
         async def route(state: RoutedState, runtime: Any) -> dict[str, Any]:
             context: RunContext = runtime.context
-            signals = _signals(composition, state, context, self.probe_nodes)
-            decision = await asyncio.to_thread(_decide, router, composition.name, signals)
+            signals = live_signals(composition, state["inputs"], context.metadata.get("sample_id"),
+                                   self._probe_outcome(state.get("results", {})))
+            decision = await asyncio.to_thread(_decide, router, signals)
             if decision.choice not in self.targets:
                 raise ValueError(f"router {router.name!r} chose {decision.choice!r}, not one of its "
                                  f"declared choices {list(self.targets)}")
@@ -163,6 +181,15 @@ class RoutedGraph(GraphRunner):
 
         route.__name__ = "route"
         return route
+
+    def _probe_outcome(self, results: Mapping[str, NodeResult]) -> dict[str, Probe]:
+        if self.probe is None:
+            return {}
+        graph = self.branches[self.probe]
+        result = GraphResult(graph=self.probe, nodes=dict(results), answer_node=graph.answer_node(),
+                             intermediate_node=graph.intermediate)
+        return {self.probe: Probe(ok=result.ok, logprob=result.nodes[result.answer_node].logprob,
+                                  answer=result.answer_text())}
 
     def check_inputs(self, inputs: Mapping[str, Any]) -> dict[str, Any]:
         return next(iter(self.compiled.values())).check_inputs(inputs)
@@ -197,8 +224,8 @@ class RoutedGraph(GraphRunner):
                 label = f"{node}<br/>{skill.name}: {_type_name(skill.output)}"
                 if node in self.probe_nodes:
                     label += "<br/>(probe)"
-                elif graph.name == "tesseract" and node == graph.intermediate:
-                    label += "<br/>(Tesseract OCR)"
+                elif graph.name in EXECUTOR_BRANCHES and node == EXECUTOR_BRANCHES[graph.name][1]:
+                    label += f"<br/>({EXECUTOR_BRANCHES[graph.name][2]})"
                 shapes.append(f'    {ids[node]}["{label.replace(chr(34), "#quot;")}"]')
                 for param, source in graph.validate()[node].items():
                     if isinstance(source, Input):
@@ -217,6 +244,7 @@ class RoutedGraph(GraphRunner):
             edges.append(f"    {input_ids[name]} -.->|signals| {ROUTE_NODE}")
         previous = None
         for node in self.probe_nodes:
+            assert self.probe is not None  # probe nodes exist only with a probe
             current = node_id(node, self.branches[self.probe])
             if previous is not None:
                 edges.append(f"    {previous} --> {current}")
@@ -242,32 +270,14 @@ def _chosen(state: RoutedState) -> str:
     return state["route"].choice
 
 
-def _signals(composition: Composition, state: RoutedState, context: RunContext,
-             probe_nodes: list[str]) -> dict[str, Any]:
-    inputs = state["inputs"]
-    images = [value for value in inputs.values() if isinstance(value, ImageRef)]
-    textual = {name: render_value(value) for name, value in inputs.items()
-               if not isinstance(value, ImageRef)}
-    try:
-        question = composition.question.format(**textual)
-    except (KeyError, IndexError):
-        question = composition.question
-    signals: dict[str, Any] = {
-        "task": composition.name,
-        "question": question,
-        "image": images[0] if images else None,
-        "inputs": textual,
-        "sample_id": context.metadata.get("sample_id"),
-    }
-    results = state.get("results", {})
-    for node in probe_nodes:
-        result = results[node]
-        signals[node] = {"ok": result.ok, "logprob": result.logprob,
-                         "answer": None if result.output is None else render_value(result.output)}
-    return signals
+def live_signals(composition: Composition, inputs: Mapping[str, Any], sample_id: str | None,
+                 probes: Mapping[str, Probe]) -> Signals:
+    """A routed graph's signals for one run: the one builder, fed the graph's checked inputs."""
+    return build_signals(composition.name, composition.question, inputs, sample_id=sample_id,
+                         probes=probes)
 
 
-def _decide(router: Router, task: str, signals: Mapping[str, Any]) -> RouteDecision:
+def _decide(router: Router, signals: Signals) -> RouteDecision:
     # No-op without a configured tracer provider; with one, a CHAIN span per decision.
     from opentelemetry import trace
 
@@ -275,12 +285,12 @@ def _decide(router: Router, task: str, signals: Mapping[str, Any]) -> RouteDecis
     with tracer.start_as_current_span("router decision") as span:
         span.set_attribute("openinference.span.kind", "CHAIN")
         span.set_attribute("skillgap.router.name", router.name)
-        decision = router.route(task, signals)
+        decision = router.route(signals)
         span.set_attribute("skillgap.router.choice", decision.choice)
         if decision.score is not None:
             span.set_attribute("skillgap.router.score", float(decision.score))
-        if signals.get("sample_id"):
-            span.set_attribute("skillgap.sample_id", str(signals["sample_id"]))
+        if signals.sample_id:
+            span.set_attribute("skillgap.sample_id", str(signals.sample_id))
     return decision
 
 

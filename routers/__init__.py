@@ -4,7 +4,9 @@ Built-in routers: ``FixedRouter`` and ``RuleRouter`` (per task), ``FallbackRoute
 escalate on a failed constraint or a low answer log-probability), ``LearnedRouter`` (a logistic
 regression on cheap features, trained on a run log) and ``OracleRouter`` (the upper bound). Train
 and replay them on run logs with ``skillgap.evals.train_router`` / ``simulate``; run them live with
-``skillgap.graphs.routed``.
+``skillgap.graphs.routed``. Every router sees one :class:`Signals` type, built by one builder live
+and offline. Router kinds are registered with ``@register_router`` and ``skillgap.routers`` entry
+points.
 """
 
 from ._calibrate import Cost, Item, Point, pick_threshold, sweep
@@ -19,22 +21,29 @@ from ._files import (
     read_router_file,
     save_router,
 )
+from ._fit import Row, TrainOptions, calibrate, items
 from ._fixed import FixedRouter
 from ._learned import LearnedRouter, fit_logistic
 from ._oracle import OracleRouter
 from ._router import (
-    BRANCHES,
+    ENTRY_POINT_GROUP,
     ROUTER_KINDS,
     RouteDecision,
     Router,
+    RouterBase,
     ThresholdRouter,
+    TrainableRouter,
+    get_router_class,
     register_router,
     router_from_record,
+    router_kinds,
+    trainable_kinds,
 )
 from ._rule import RuleRouter
+from ._signals import Probe, Signals, build_signals
 
 __all__ = [
-    "BRANCHES",
+    "ENTRY_POINT_GROUP",
     "FEATURE_SETS",
     "ROUTER_KINDS",
     "Cost",
@@ -44,22 +53,34 @@ __all__ = [
     "LearnedRouter",
     "OracleRouter",
     "Point",
+    "Probe",
     "RouteDecision",
     "Router",
+    "RouterBase",
     "RouterFile",
     "RouterOverlapError",
+    "Row",
     "RuleRouter",
+    "Signals",
     "ThresholdRouter",
+    "TrainOptions",
+    "TrainableRouter",
     "TrainedOn",
+    "build_signals",
+    "calibrate",
     "check_no_overlap",
     "fit_logistic",
+    "get_router_class",
     "image_stats",
+    "items",
     "load_router",
     "pick_threshold",
     "read_router_file",
     "register_router",
     "router_from_record",
+    "router_kinds",
     "save_router",
     "signal_features",
     "sweep",
+    "trainable_kinds",
 ]

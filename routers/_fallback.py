@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Mapping, Sequence
 
+from ._fit import Row, TrainOptions, calibrate
 from ._router import ThresholdRouter, register_router
+from ._signals import Signals
 
 
 @register_router("fallback")
@@ -18,8 +19,10 @@ class FallbackRouter(ThresholdRouter):
     ``skillgap route train --router fallback``.
 
     Example:
+        >>> from skillgap.routers import Probe, Signals
         >>> router = FallbackRouter(threshold=1.5)   # escalate when p(answer) < e^-1.5
-        >>> router.route("cards", {"direct": {"ok": True, "logprob": -0.1}}).choice
+        >>> sure = Signals(task="cards", probes={"direct": Probe(ok=True, logprob=-0.1)})
+        >>> router.route(sure).choice
         'direct'
     """
 
@@ -29,14 +32,12 @@ class FallbackRouter(ThresholdRouter):
                  thresholds: Mapping[str, float] | None = None, escalate_to: str = "cascaded"):
         super().__init__(name=name, threshold=threshold, thresholds=thresholds, escalate_to=escalate_to)
 
-    def score(self, task: str, signals: Mapping[str, Any]) -> float | None:
-        direct = signals.get("direct") or {}
-        logprob = direct.get("logprob")
-        return None if logprob is None else -float(logprob)
-
-    def to_record(self) -> dict[str, Any]:
-        return {"kind": self.kind, **self._threshold_record()}
+    def score(self, signals: Signals) -> float | None:
+        direct = signals.direct
+        return None if direct is None or direct.logprob is None else -float(direct.logprob)
 
     @classmethod
-    def from_record(cls, record: Mapping[str, Any]) -> FallbackRouter:
-        return cls(**cls._threshold_args(record))
+    def train(cls, rows: Sequence[Row], options: TrainOptions) -> FallbackRouter:
+        """Calibrate per-task thresholds on ``rows`` (see :func:`calibrate`)."""
+        return calibrate(cls(name=options.name, escalate_to=options.escalate_to), rows,
+                         max_cost_ratio=options.max_cost_ratio, metric=options.metric)

@@ -8,12 +8,14 @@ makes anyway.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..backends._types import ImageRef
+
+if TYPE_CHECKING:
+    from ._signals import Signals
 
 IMAGE_FEATURES = ("ink_fraction", "colour_fraction", "ink_columns", "ink_rows", "ink_tiles")
 #: Features known before any model call.
@@ -54,20 +56,15 @@ def image_stats(image: ImageRef, *, tiles: int = 5) -> dict[str, float]:
     }
 
 
-def signal_features(task: str, signals: Mapping[str, Any]) -> dict[str, float]:
+def signal_features(signals: Signals) -> dict[str, float]:
     """Every feature the signals allow (image statistics are 0 when there is no image)."""
-    question = str(signals.get("question") or "")
-    features: dict[str, float] = {f"task={task}": 1.0, "question_words": float(len(question.split()))}
-    image = signals.get("image")
-    stats = signals.get("image_stats")  # precomputed when one sample is scored many times
-    if stats is None:
-        stats = image_stats(image) if isinstance(image, ImageRef) else dict.fromkeys(IMAGE_FEATURES, 0.0)
-    features.update(stats)
-    direct = signals.get("direct")
+    features: dict[str, float] = {f"task={signals.task}": 1.0,
+                                  "question_words": float(len(signals.question.split()))}
+    features.update(signals.image_stats())
+    direct = signals.direct
     if direct is not None:
-        logprob = direct.get("logprob")
-        usable = logprob is not None and math.isfinite(float(logprob))
-        features["direct_logprob"] = max(LOGPROB_FLOOR, float(logprob)) if usable else 0.0
+        usable = direct.logprob is not None and math.isfinite(float(direct.logprob))
+        features["direct_logprob"] = max(LOGPROB_FLOOR, float(direct.logprob or 0.0)) if usable else 0.0
         features["direct_logprob_missing"] = 0.0 if usable else 1.0
-        features["direct_failed"] = 0.0 if direct.get("ok", False) else 1.0
+        features["direct_failed"] = 0.0 if direct.ok else 1.0
     return features

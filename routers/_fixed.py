@@ -5,27 +5,25 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._router import RouteDecision, check_choice, register_router
+from ._router import RouteDecision, RouterBase, check_choice, register_router
+from ._signals import Signals
 
 
 @register_router("fixed")
-class FixedRouter:
+class FixedRouter(RouterBase):
     """Always picks ``choice``.
 
     Example:
-        >>> FixedRouter("cascaded").route("counting", {}).choice
+        >>> FixedRouter("cascaded").route(Signals(task="counting")).choice
         'cascaded'
     """
-
-    kind = "fixed"
-    probe: str | None = None
 
     def __init__(self, choice: str, *, name: str | None = None):
         self.choice = check_choice(choice, "fixed router")
         self.name = name or f"fixed-{choice}"
         self.choices: tuple[str, ...] = (choice,)
 
-    def route(self, task: str, signals: Mapping[str, Any]) -> RouteDecision:
+    def route(self, signals: Signals) -> RouteDecision:
         return RouteDecision(router=self.name, choice=self.choice)
 
     def to_record(self) -> dict[str, Any]:

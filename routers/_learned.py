@@ -14,7 +14,9 @@ from typing import Any
 import numpy as np
 
 from ._features import FEATURE_SETS, signal_features
+from ._fit import Row, TrainOptions, calibrate
 from ._router import ThresholdRouter, register_router
+from ._signals import Signals
 
 
 def fit_logistic(x: np.ndarray, y: np.ndarray, *, l2: float = 1.0, iterations: int = 50
@@ -74,16 +76,16 @@ class LearnedRouter(ThresholdRouter):
                              f"{', '.join(FEATURE_SETS)}") from None
         return [f"task={task}" for task in sorted(tasks)] + list(base)
 
-    def vector(self, task: str, signals: Mapping[str, Any]) -> np.ndarray:
-        found = signal_features(task, signals)
+    def vector(self, signals: Signals) -> np.ndarray:
+        found = signal_features(signals)
         return np.array([found.get(name, 0.0) for name in self.features], dtype=float)
 
     def probability(self, rows: np.ndarray) -> np.ndarray:
         z = ((rows - self.mean) / self.scale) @ self.weights + self.bias
         return np.asarray(1.0 / (1.0 + np.exp(-np.clip(z, -30, 30))))
 
-    def score(self, task: str, signals: Mapping[str, Any]) -> float | None:
-        return float(self.probability(self.vector(task, signals)[None, :])[0])
+    def score(self, signals: Signals) -> float | None:
+        return float(self.probability(self.vector(signals)[None, :])[0])
 
     @classmethod
     def fit(cls, rows: np.ndarray, labels: np.ndarray, *, features: Sequence[str],
@@ -95,6 +97,21 @@ class LearnedRouter(ThresholdRouter):
         weights, bias = fit_logistic((rows - mean) / scale, labels.astype(float), l2=l2)
         return cls(features=features, weights=weights.tolist(), bias=bias, mean=mean.tolist(),
                    scale=scale.tolist(), probe=probe, **options)
+
+    @classmethod
+    def train(cls, rows: Sequence[Row], options: TrainOptions) -> LearnedRouter:
+        """Fit on ``rows`` (label: escalating was right and staying was wrong), then calibrate
+        per-task thresholds on the same rows."""
+        names = cls.feature_names(sorted({row.task for row in rows}), options.features)
+        probe = cls.stay if options.features == "direct" else None
+        draft = cls(features=names, weights=[0.0] * len(names), bias=0.0, mean=[0.0] * len(names),
+                    scale=[1.0] * len(names), probe=probe, escalate_to=options.escalate_to)
+        matrix = np.array([draft.vector(row.signals_for(draft)) for row in rows])
+        labels = np.array([row.correct[options.escalate_to] and not row.correct[cls.stay]
+                           for row in rows])
+        fitted = cls.fit(matrix, labels, features=names, probe=probe, l2=options.l2,
+                         name=options.name, escalate_to=options.escalate_to)
+        return calibrate(fitted, rows, max_cost_ratio=options.max_cost_ratio, metric=options.metric)
 
     def to_record(self) -> dict[str, Any]:
         return {

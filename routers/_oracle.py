@@ -5,22 +5,18 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from ._router import RouteDecision, register_router
-
-#: Cheapest first: on a tie in correctness the oracle takes the earlier one.
-COST_ORDER = ("direct", "cot", "cascaded")
+from ._fit import Row, TrainOptions
+from ._router import RouteDecision, RouterBase, register_router
+from ._signals import Signals
 
 
 @register_router("oracle")
-class OracleRouter:
+class OracleRouter(RouterBase):
     """Per sample, the cheapest branch that was right (direct when none was).
 
     It knows the answers, so it can only route samples of the run it was built from (by
-    ``signals["sample_id"]``): it is the ceiling a real router is measured against.
+    ``signals.sample_id``): it is the ceiling a real router is measured against.
     """
-
-    kind = "oracle"
-    probe: str | None = None
 
     def __init__(self, table: Mapping[str, str], *, name: str = "oracle",
                  choices: Sequence[str] = ("direct", "cascaded")):
@@ -30,18 +26,28 @@ class OracleRouter:
 
     @classmethod
     def from_outcomes(cls, outcomes: Iterable[tuple[str, str, Mapping[str, bool]]], *,
-                      name: str = "oracle") -> OracleRouter:
-        """From ``(task, sample_id, {strategy: correct})`` triples."""
+                      name: str = "oracle", cost_order: Sequence[str] | None = None
+                      ) -> OracleRouter:
+        """From ``(task, sample_id, {strategy: correct})`` triples. ``cost_order`` lists the
+        strategies cheapest first (the strategy registry's ``cost_order()``); without it each
+        mapping's own order is taken as cheapest first."""
         table: dict[str, str] = {}
         used: list[str] = []
         for task, sample_id, correct in outcomes:
-            ranked = [s for s in COST_ORDER if s in correct] + sorted(set(correct) - set(COST_ORDER))
+            order = list(cost_order) if cost_order is not None else list(correct)
+            ranked = [s for s in order if s in correct] + sorted(set(correct) - set(order))
             used += [s for s in ranked if s not in used]
             table[f"{task}/{sample_id}"] = next((s for s in ranked if correct[s]), ranked[0])
         return cls(table, name=name, choices=used or ("direct",))
 
-    def route(self, task: str, signals: Mapping[str, Any]) -> RouteDecision:
-        key = f"{task}/{signals.get('sample_id')}"
+    @classmethod
+    def train(cls, rows: Sequence[Row], options: TrainOptions) -> OracleRouter:
+        """Remember every row's cheapest right strategy."""
+        return cls.from_outcomes(((r.task, r.sample_id, r.correct) for r in rows), name=options.name,
+                                 cost_order=options.cost_order or None)
+
+    def route(self, signals: Signals) -> RouteDecision:
+        key = f"{signals.task}/{signals.sample_id}"
         if key not in self.table:
             raise ValueError(f"oracle router {self.name!r} has no outcome for sample {key}: an oracle "
                              "routes only the samples of the run it was built from")

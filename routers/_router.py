@@ -1,24 +1,30 @@
-"""The Router protocol: pick, per sample, the strategy (or executor) to run, and the router registry.
+"""The Router protocol, the router registry, and the two-way ``ThresholdRouter`` base.
 
-A router sees cheap *signals* about a sample before the expensive path runs: the task, the
-question, the image reference, the textual inputs, the sample id when known, and, for routers that
-probe, the outcome of the cheap path (``signals["direct"] = {"ok", "logprob", "answer"}``).
-Every built-in router can be saved to and rebuilt from a small JSON record.
+A router sees cheap :class:`Signals` about a sample before the expensive path runs — the task, the
+question, the image, the textual inputs, the sample id when known and, for routers that probe, the
+outcome of the cheap path (``signals.direct``) — and picks the strategy (or executor) to run.
+
+Router kinds are registered with ``@register_router(kind)`` (a class with ``from_record``) and
+found in installed packages through the ``skillgap.routers`` entry-point group. Every router can
+be saved to and rebuilt from a small JSON record. Which branch names exist is the strategy
+registry's business (a layer above): the routed graph checks a router's choices against it.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
-from typing import Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
+from collections.abc import Callable, Mapping, Sequence
+from importlib import metadata
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, Self, TypeVar, runtime_checkable
 
 from pydantic import BaseModel, ConfigDict
 
-#: What a router may choose: the three strategies, and ``tesseract`` = the cascade with its
-#: visual (read-text) step run by Tesseract OCR instead of the model.
-BRANCHES = ("direct", "cascaded", "cot", "tesseract")
-#: Steps a router can run before it decides (their results become signals).
-PROBES = ("direct",)
+from ._signals import Signals
+
+if TYPE_CHECKING:
+    from ._fit import Row, TrainOptions
+
+ENTRY_POINT_GROUP = "skillgap.routers"
 
 
 class RouteDecision(BaseModel):
@@ -32,63 +38,147 @@ class RouteDecision(BaseModel):
 
 @runtime_checkable
 class Router(Protocol):
-    """Chooses a branch (``direct``, ``cascaded``, ``cot`` or ``tesseract``) from cheap signals.
+    """Chooses a branch (a strategy such as ``direct`` or ``cascaded``, or an executor such as
+    ``tesseract``) from cheap signals.
 
-    ``probe`` names the step run before deciding (``"direct"``: its answer is kept when the router
-    chooses ``direct``), or None; ``choices`` lists every branch the router may pick, so a routed
-    graph builds (and draws) only those.
+    ``probe`` names the strategy run before deciding (its answer is kept when the router picks
+    it), or None; ``choices`` lists every branch the router may pick and ``choices_for(task)``
+    those it may pick on one task, so a routed graph builds (and draws) only those.
     """
 
     name: str
     probe: str | None
     choices: tuple[str, ...]
 
-    def route(self, task: str, signals: Mapping[str, Any]) -> RouteDecision: ...
+    @property
+    def kind(self) -> str:
+        """The registered kind that rebuilds this router from its record."""
+        ...
+
+    def choices_for(self, task: str) -> tuple[str, ...]: ...
+
+    def route(self, signals: Signals) -> RouteDecision: ...
 
     def to_record(self) -> dict[str, Any]:
         """The JSON-ready arguments that rebuild this router (``kind`` included)."""
         ...
 
 
-ROUTER_KINDS: dict[str, Callable[[Mapping[str, Any]], Router]] = {}
+class RouterClass(Protocol):
+    """What the registry holds: a router class that rebuilds its routers from records."""
+
+    def from_record(self, record: Mapping[str, Any]) -> Router: ...
+
+
+class TrainableRouter(Protocol):
+    """A router class that can also be fitted on a run's rows (``skillgap route train``)."""
+
+    def from_record(self, record: Mapping[str, Any]) -> Router: ...
+
+    def train(self, rows: Sequence[Row], options: TrainOptions) -> Router: ...
+
+
+class RouterBase:
+    """Defaults for the optional parts of :class:`Router`: no probe, the same choices on every
+    task. Subclassing it is a convenience, not a requirement."""
+
+    kind: ClassVar[str] = ""
+    probe: str | None = None
+    name: str
+    choices: tuple[str, ...]
+
+    def choices_for(self, task: str) -> tuple[str, ...]:
+        return self.choices
+
+
+#: kind -> router class; filled by ``@register_router`` and ``skillgap.routers`` entry points.
+ROUTER_KINDS: dict[str, RouterClass] = {}
+_entry_points_read = False
 
 R = TypeVar("R")
 
 
-def register_router(kind: str) -> Callable[[type[R]], type[R]]:
-    """Class decorator: record a router kind so ``router_from_record`` can rebuild it."""
+def register_router(kind: str, *, replace: bool = False) -> Callable[[type[R]], type[R]]:
+    """Class decorator: record a router kind, so ``router_from_record`` and the CLI find it.
+
+    The class needs ``from_record(record)``; with ``train(rows, options)`` too it is trainable
+    by ``skillgap route train --router KIND``.
+    """
 
     def add(cls: type[R]) -> type[R]:
-        ROUTER_KINDS[kind] = cls.from_record  # type: ignore[attr-defined]
+        if not callable(getattr(cls, "from_record", None)):
+            raise TypeError(f"router kind {kind!r}: {cls.__name__} needs a from_record classmethod")
+        known = ROUTER_KINDS.get(kind)
+        # Re-running a definition (a notebook cell) brings back the same class under a new object.
+        if known is not None and not replace and _class_key(known) != _class_key(cls):
+            raise ValueError(f"a different router kind {kind!r} is already registered; pass "
+                             "replace=True or pick another kind")
+        ROUTER_KINDS[kind] = cls  # type: ignore[assignment]
         cls.kind = kind  # type: ignore[attr-defined]
         return cls
 
     return add
 
 
+def _class_key(cls: object) -> tuple[str, str]:
+    return getattr(cls, "__module__", ""), getattr(cls, "__qualname__", "")
+
+
+def _read_entry_points() -> None:
+    global _entry_points_read
+    if _entry_points_read:
+        return
+    _entry_points_read = True
+    for entry in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        entry.load()  # importing the module runs its @register_router decorators
+        if entry.name not in ROUTER_KINDS:
+            raise ValueError(f"entry point {entry.name!r} ({entry.value}) of {ENTRY_POINT_GROUP} "
+                             f"registered no router kind {entry.name!r} (use @register_router)")
+
+
+def router_kinds() -> list[str]:
+    """Every registered router kind (built-in, decorated, and from entry points)."""
+    _read_entry_points()
+    return list(ROUTER_KINDS)
+
+
+def trainable_kinds() -> list[str]:
+    """The router kinds that can be fitted on a run (their class has ``train``)."""
+    return [kind for kind in router_kinds() if callable(getattr(ROUTER_KINDS[kind], "train", None))]
+
+
+def get_router_class(kind: str) -> RouterClass:
+    """The class registered as ``kind``; raises ``ValueError`` naming the known kinds."""
+    _read_entry_points()
+    try:
+        return ROUTER_KINDS[kind]
+    except KeyError:
+        raise ValueError(f"unknown router kind {kind!r}; known: {', '.join(router_kinds())}") from None
+
+
 def router_from_record(record: Mapping[str, Any]) -> Router:
     """Rebuild a router from ``to_record()`` output."""
-    kind = record.get("kind")
-    if kind not in ROUTER_KINDS:
-        raise ValueError(f"unknown router kind {kind!r}; known: {', '.join(sorted(ROUTER_KINDS))}")
-    return ROUTER_KINDS[str(kind)](record)
+    return get_router_class(str(record.get("kind"))).from_record(record)
 
 
 def check_choice(choice: str, where: str) -> str:
-    if choice not in BRANCHES:
-        raise ValueError(f"{where}: unknown branch {choice!r}; choose from {', '.join(BRANCHES)}")
+    """A branch name must at least be a name; the routed graph checks it is a known branch."""
+    if not isinstance(choice, str) or not choice.isidentifier():
+        raise ValueError(f"{where}: {choice!r} is not a branch name")
     return choice
 
 
-class ThresholdRouter:
+class ThresholdRouter(RouterBase):
     """A two-way router: stay on ``direct`` unless the escalation score reaches the threshold.
 
     Subclasses give ``score`` (higher = more reason to escalate; None = cannot judge, so escalate).
     Thresholds are per task, with ``threshold`` for tasks without one; ``math.inf`` never escalates.
+    A subclass whose constructor takes only these arguments needs nothing but ``score``: its
+    record and rebuilding come from here.
     """
 
-    kind: ClassVar[str]
-    probe: str | None = None
+    #: The cheap path a two-way router stays on.
+    stay: ClassVar[str] = "direct"
 
     def __init__(self, *, name: str, threshold: float = 0.0,
                  thresholds: Mapping[str, float] | None = None, escalate_to: str = "cascaded"):
@@ -96,11 +186,11 @@ class ThresholdRouter:
         self.threshold = float(threshold)
         self.thresholds = {task: float(value) for task, value in (thresholds or {}).items()}
         self.escalate_to = check_choice(escalate_to, f"router {name!r}")
-        if escalate_to == "direct":
-            raise ValueError(f"router {name!r}: escalate_to must differ from direct")
-        self.choices: tuple[str, ...] = ("direct", escalate_to)
+        if escalate_to == self.stay:
+            raise ValueError(f"router {name!r}: escalate_to must differ from {self.stay}")
+        self.choices: tuple[str, ...] = (self.stay, escalate_to)
 
-    def score(self, task: str, signals: Mapping[str, Any]) -> float | None:
+    def score(self, signals: Signals) -> float | None:
         raise NotImplementedError
 
     def threshold_for(self, task: str) -> float:
@@ -108,26 +198,30 @@ class ThresholdRouter:
 
     def decide(self, task: str, score: float | None) -> str:
         escalate = score is None or score >= self.threshold_for(task)
-        return self.escalate_to if escalate else "direct"
+        return self.escalate_to if escalate else self.stay
 
-    def route(self, task: str, signals: Mapping[str, Any]) -> RouteDecision:
-        direct = signals.get("direct")
-        if self.probe == "direct" and direct is not None and not direct.get("ok", False):
+    def route(self, signals: Signals) -> RouteDecision:
+        probed = signals.probes.get(self.probe) if self.probe else None
+        if probed is not None and not probed.ok:  # the cheap answer failed: nothing to keep
             return RouteDecision(router=self.name, choice=self.escalate_to, score=None)
-        score = self.score(task, signals)
-        return RouteDecision(router=self.name, choice=self.decide(task, score), score=score)
+        score = self.score(signals)
+        return RouteDecision(router=self.name, choice=self.decide(signals.task, score), score=score)
 
     def with_thresholds(self, thresholds: Mapping[str, float]) -> Self:
         """A copy with these per-task thresholds (the original is left as it was)."""
         record = {**self.to_record(), "thresholds": _json_thresholds(thresholds)}
-        return type(self).from_record(record)  # type: ignore[attr-defined]
+        return type(self).from_record(record)
 
     def _threshold_record(self) -> dict[str, Any]:
         return {"name": self.name, "threshold": _json_float(self.threshold),
                 "thresholds": _json_thresholds(self.thresholds), "escalate_to": self.escalate_to}
 
     def to_record(self) -> dict[str, Any]:
-        raise NotImplementedError
+        return {"kind": self.kind, **self._threshold_record()}
+
+    @classmethod
+    def from_record(cls, record: Mapping[str, Any]) -> Self:
+        return cls(**cls._threshold_args(record))
 
     @staticmethod
     def _threshold_args(record: Mapping[str, Any]) -> dict[str, Any]:

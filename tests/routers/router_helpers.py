@@ -6,7 +6,7 @@ from collections.abc import Iterable, Sequence
 
 from skillgap.backends import Generation, GenerationRequest, MockBackend
 from skillgap.evals import Row
-from skillgap.routers import Cost
+from skillgap.routers import Cost, Probe, Signals
 from skillgap.skills import CardHand, Expression, ObjectList
 from skillgap.tasks import Sample
 
@@ -58,9 +58,9 @@ def row(sample_id: str, *, direct: bool, cascaded: bool, logprob: float | None =
         costs["cot"] = Cost(1, 9, 0.15)
     image_stats = {"ink_fraction": 0.0, "colour_fraction": 0.0, "ink_columns": 0.0, "ink_rows": 0.0,
                    "ink_tiles": 0.0, **stats}
-    signals = {"task": task, "sample_id": sample_id, "question": "q", "image_stats": image_stats,
-               "direct": {"ok": direct_ok, "logprob": logprob, "answer": "1"}}
-    return Row(task, sample_id, signals, correct, costs)
+    signals = Signals(task=task, sample_id=sample_id, question="q",
+                      probes={"direct": Probe(ok=direct_ok, logprob=logprob, answer="1")})
+    return Row(task, sample_id, signals.with_image_stats(image_stats), correct, costs)
 
 
 def accuracy_of(rows: Sequence[Row], choices: Sequence[str]) -> float:

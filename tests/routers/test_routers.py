@@ -18,8 +18,10 @@ from skillgap.routers import (
     Item,
     LearnedRouter,
     OracleRouter,
+    Probe,
     RouterOverlapError,
     RuleRouter,
+    Signals,
     TrainedOn,
     check_no_overlap,
     fit_logistic,
@@ -32,28 +34,33 @@ from skillgap.routers import (
 )
 
 
+def _direct(ok: bool = True, logprob: float | None = -0.5, task: str = "counting") -> Signals:
+    return Signals(task=task, probes={"direct": Probe(ok=ok, logprob=logprob)})
+
+
 def test_fixed_and_rule_routers_pick_by_task() -> None:
-    assert FixedRouter("cascaded").route("counting", {}).choice == "cascaded"
+    assert FixedRouter("cascaded").route(Signals(task="counting")).choice == "cascaded"
+    assert FixedRouter("cascaded").choices_for("counting") == ("cascaded",)
     rule = RuleRouter({"rendered_text": "tesseract", "cards": "direct"}, default="cot")
-    picks = {task: rule.route(task, {}).choice for task in ("rendered_text", "cards", "counting")}
+    picks = {task: rule.route(Signals(task=task)).choice
+             for task in ("rendered_text", "cards", "counting")}
     assert picks == {"rendered_text": "tesseract", "cards": "direct", "counting": "cot"}
     assert rule.choices_for("counting") == ("cot",)
     assert set(rule.choices) == {"tesseract", "direct", "cot"}
-    with pytest.raises(ValueError, match="unknown branch 'magic'"):
-        FixedRouter("magic")
+    with pytest.raises(ValueError, match="not a branch name"):
+        FixedRouter("no such branch")
 
 
 def test_fallback_router_escalates_unsure_failed_and_unjudgeable_answers() -> None:
     router = FallbackRouter(threshold=1.0, thresholds={"cards": 0.1})
-    sure = {"direct": {"ok": True, "logprob": -0.5}}
-    decision = router.route("counting", sure)
+    decision = router.route(_direct())
     assert (decision.choice, decision.score) == ("direct", 0.5)
-    assert router.route("cards", sure).choice == "cascaded"  # a stricter per-task threshold
-    assert router.route("counting", {"direct": {"ok": True, "logprob": -2.0}}).choice == "cascaded"
-    assert router.route("counting", {"direct": {"ok": False, "logprob": -0.1}}).choice == "cascaded"
-    assert router.route("counting", {"direct": {"ok": True, "logprob": None}}).choice == "cascaded"
+    assert router.route(_direct(task="cards")).choice == "cascaded"  # a stricter per-task threshold
+    assert router.route(_direct(logprob=-2.0)).choice == "cascaded"
+    assert router.route(_direct(ok=False, logprob=-0.1)).choice == "cascaded"
+    assert router.route(_direct(logprob=None)).choice == "cascaded"
     never = router.with_thresholds({"counting": math.inf})
-    assert never.route("counting", {"direct": {"ok": True, "logprob": -40.0}}).choice == "direct"
+    assert never.route(_direct(logprob=-40.0)).choice == "direct"
     assert router.thresholds == {"cards": 0.1}  # the original is left as it was
 
 
@@ -63,11 +70,11 @@ def test_oracle_takes_the_cheapest_right_strategy() -> None:
         ("t", "b", {"direct": False, "cascaded": True, "cot": True}),
         ("t", "c", {"direct": False, "cascaded": True, "cot": False}),
         ("t", "d", {"direct": False, "cascaded": False, "cot": False}),
-    ])
-    picks = [oracle.route("t", {"sample_id": s}).choice for s in "abcd"]
+    ], cost_order=["direct", "cot", "cascaded"])
+    picks = [oracle.route(Signals(task="t", sample_id=s)).choice for s in "abcd"]
     assert picks == ["direct", "cot", "cascaded", "direct"]
     with pytest.raises(ValueError, match="only the samples of the run"):
-        oracle.route("t", {"sample_id": "unseen"})
+        oracle.route(Signals(task="t", sample_id="unseen"))
 
 
 def test_sweep_and_calibration_on_known_items() -> None:
@@ -88,11 +95,12 @@ def test_sweep_and_calibration_on_known_items() -> None:
     assert pick_threshold(items, Cost(2, 4, 0), max_cost_ratio=0.5, metric="tokens").accuracy == 1.0
 
 
-def _gap_rows(n: int = 40, task: str = "t") -> list:
+def _gap_rows(n: int = 40, task: str = "t", *, ink_signal: bool = True) -> list:
     # Direct is wrong (and unsure) on every fourth sample, where the cascade is right.
     return [row(f"{task}-{i}", task=task, direct=i % 4 != 0, cascaded=True,
                 logprob=-4.0 if i % 4 == 0 else -0.1 - 0.01 * (i % 7),
-                ink_tiles=0.6 if i % 4 == 0 else 0.2, cot=i % 2 == 0) for i in range(n)]
+                ink_tiles=(0.6 if i % 4 == 0 else 0.2) if ink_signal else 0.3, cot=i % 2 == 0)
+            for i in range(n)]
 
 
 def test_trained_fallback_closes_the_gap_within_budget() -> None:
@@ -113,14 +121,13 @@ def test_learned_router_finds_the_signal_before_any_call() -> None:
         assert result["gap_closed"] == 1.0
         # No probe: a quarter of the samples cost 2 calls, the rest 1.
         assert result["cost_ratio_vs_cascaded"] == pytest.approx((0.75 + 2 * 0.25) / 2)
-    chosen = [router.route(r.task, r.signals).choice for r in rows]
+    chosen = [router.route(r.signals_for(router)).choice for r in rows]
     assert accuracy_of(rows, chosen) == 1.0
 
 
 def test_learned_router_with_the_direct_log_probability() -> None:
-    rows = _gap_rows()
-    for r in rows:  # image statistics carry no signal here; only the direct call's confidence does
-        r.signals["image_stats"]["ink_tiles"] = 0.3
+    # Image statistics carry no signal here; only the direct call's confidence does.
+    rows = _gap_rows(ink_signal=False)
     router = train_router("learned", rows, features="direct")
     assert router.probe == "direct" and "direct_logprob" in router.features
     assert simulate(router, rows)["t"]["gap_closed"] == 1.0
@@ -155,8 +162,8 @@ def test_router_files_round_trip(tmp_path: Path) -> None:
         assert "Infinity" not in path.read_text()
         again = load_router(path)
         assert again.to_record() == router.to_record() == router_from_record(record).to_record()
-        assert [again.route(r.task, r.signals) for r in rows] == [router.route(r.task, r.signals)
-                                                                  for r in rows]
+        assert [again.route(r.signals_for(again)) for r in rows] == [
+            router.route(r.signals_for(router)) for r in rows]
     with pytest.raises(ValueError, match="router file not found"):
         load_router(tmp_path / "missing.json")
     (tmp_path / "bad.json").write_text("{}")
