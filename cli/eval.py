@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -105,6 +106,11 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"traces sent to {trace_config.target()}{failed}")
         if trace_config.path is not None:
             print(f"summarize them with: skillgap trace summarize {trace_config.path}")
+    if summary.error_rate > args.max_error_rate:  # failures must not pass for a finished eval
+        print(f"skillgap: error: {summary.error_rate:.0%} of the calls failed ({summary.errors} of "
+              f"{summary.attempted}), more than --max-error-rate {args.max_error_rate:g}; "
+              "first error per task is in the table above", file=sys.stderr)
+        return 1
     return 0
 
 
@@ -145,6 +151,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument("--no-skills", action="store_true",
                     help="skip measuring each skill alone")
     ev.add_argument("--quiet", action="store_true", help="no progress bar")
+    ev.add_argument("--max-error-rate", type=float, default=0.5, metavar="RATE",
+                    help="exit with status 1 when more than this share of the calls failed "
+                         "(errors, not wrong answers; default 0.5)")
     ev.add_argument("--dataset", default=None, metavar="PATH",
                     help="your own data: a JSONL file (rows: image, question, answer, task, "
                          "optional intermediate, inputs, id) or a saved Hugging Face dataset "

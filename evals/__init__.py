@@ -15,13 +15,20 @@ from ._router_fit import (
 )
 from ._runner import EvalConfig, load_samples, run_eval, run_samples, score
 from ._summary import format_table, summarize
+from ._summary_model import SUMMARY_SCHEMA_VERSION, Gap, GapClosed, Stats, Summary, TaskSummary
 
 __all__ = [
+    "SUMMARY_SCHEMA_VERSION",
     "TRAINABLE",
     "EvalConfig",
+    "Gap",
+    "GapClosed",
     "RecordLog",
     "Row",
     "SampleRecord",
+    "Stats",
+    "Summary",
+    "TaskSummary",
     "attribution",
     "bootstrap_ci",
     "calibrate",

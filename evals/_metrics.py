@@ -12,6 +12,8 @@ from typing import Any, TypeVar
 
 import numpy as np
 
+from ._summary_model import Attribution, SkillOutcome
+
 K = TypeVar("K", bound=Hashable)
 
 _CHUNK = 250  # bootstrap replicates drawn at a time, to bound memory on large runs
@@ -57,6 +59,57 @@ def bootstrap_ci(
     return (float(low), float(high))
 
 
+def bootstrap_means(
+    columns: Mapping[str, Mapping[K, bool | int | float]],
+    clusters: Mapping[K, Hashable],
+    *,
+    seed: int = 0,
+    n_boot: int = 2000,
+) -> dict[str, np.ndarray]:
+    """Replicate means of several columns from **one** clustered bootstrap.
+
+    ``columns`` maps a name (a strategy) to its outcome per sample key; ``clusters`` gives each key's
+    cluster (its image). Every replicate draws the same clusters for all columns, so a difference
+    or ratio of columns computed replicate by replicate (the gap, a share of the gap closed) gets
+    its CI from the same resamples as the accuracies. A replicate in which a column has no sample
+    is NaN for that column.
+    """
+    index: dict[Hashable, int] = {}
+    for key in sorted({key for column in columns.values() for key in column}, key=str):
+        index.setdefault(clusters.get(key, key), len(index))
+    k = len(index)
+    out = {name: np.full(n_boot, np.nan) for name in columns}
+    if k == 0:
+        return out
+    tables = {}
+    for name, column in columns.items():
+        keys = np.fromiter((index[clusters.get(key, key)] for key in column), dtype=np.int64,
+                           count=len(column))
+        values = np.fromiter((float(v) for v in column.values()), dtype=float, count=len(column))
+        tables[name] = (np.bincount(keys, weights=values, minlength=k),
+                        np.bincount(keys, minlength=k).astype(float))
+    rng = np.random.default_rng(seed)
+    for start in range(0, n_boot, _CHUNK):
+        stop = min(start + _CHUNK, n_boot)
+        drawn = rng.integers(0, k, size=(stop - start, k))
+        for name, (sums, counts) in tables.items():
+            total = counts[drawn].sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                out[name][start:stop] = np.where(total > 0, sums[drawn].sum(axis=1) / total, np.nan)
+    return out
+
+
+def percentile_ci(replicates: np.ndarray, level: float = 0.95) -> tuple[float, float] | None:
+    """The percentile interval of bootstrap replicates, NaN and infinite ones dropped (None if none
+    is left)."""
+    finite = replicates[np.isfinite(replicates)]
+    if finite.size == 0:
+        return None
+    alpha = (1.0 - level) / 2.0
+    low, high = np.quantile(finite, [alpha, 1.0 - alpha])
+    return (float(low), float(high))
+
+
 def mcnemar_exact(b: int, c: int) -> float:
     """Two-sided exact McNemar p-value from the discordant pair counts ``b`` and ``c``.
 
@@ -93,15 +146,18 @@ def majority_baseline(golds: Iterable[str]) -> float:
     return max(answerable) / total if total and answerable else 0.0
 
 
-def relative_gap(direct: float, cascaded: float) -> float:
-    """``(cascaded − direct) / cascaded``; 0.0 when cascaded is 0."""
-    return (cascaded - direct) / cascaded if cascaded else 0.0
+def relative_gap(direct: float, cascaded: float) -> float | None:
+    """``(cascaded − direct) / cascaded``; None unless the gap is positive (a relative size of a
+    gap that is not there means nothing)."""
+    gap = cascaded - direct
+    return gap / cascaded if gap > 1e-12 else None
 
 
 def gap_closed(direct: float, cascaded: float, cot: float) -> float | None:
-    """CoT's share of the gap closed: ``(cot − direct) / (cascaded − direct)``; None when the gap is 0."""
+    """CoT's share of the gap closed: ``(cot − direct) / (cascaded − direct)``; None unless the gap
+    is positive (a negative gap makes the share's sign meaningless, a zero one undefined)."""
     gap = cascaded - direct
-    if math.isclose(gap, 0.0, abs_tol=1e-12):
+    if gap <= 1e-12:
         return None
     return (cot - direct) / gap
 
@@ -110,22 +166,24 @@ def attribution(
     direct: Mapping[K, bool],
     visual: Mapping[K, bool] | None = None,
     textual: Mapping[K, bool] | None = None,
-) -> dict[str, Any]:
+) -> Attribution:
     """Among the samples direct got wrong, how many had each skill right / wrong / not measured.
 
     ``both_right`` counts direct failures where both skills were right on that input: pure
     composition failures; ``missing`` counts failures where that skill has no record.
     """
     failed = [key for key, ok in direct.items() if not ok]
-    out: dict[str, Any] = {"direct_wrong": len(failed)}
-    for name, skill in (("visual", visual), ("textual", textual)):
-        skill = skill or {}
+
+    def outcome(skill: Mapping[K, bool]) -> SkillOutcome:
         right = sum(1 for key in failed if skill.get(key) is True)
         wrong = sum(1 for key in failed if skill.get(key) is False)
-        out[name] = {"right": right, "wrong": wrong, "missing": len(failed) - right - wrong}
+        return SkillOutcome(right=right, wrong=wrong, missing=len(failed) - right - wrong)
+
     visual, textual = visual or {}, textual or {}
-    out["both_right"] = sum(1 for key in failed if visual.get(key) is True and textual.get(key) is True)
-    return out
+    return Attribution(
+        direct_wrong=len(failed), visual=outcome(visual), textual=outcome(textual),
+        both_right=sum(1 for key in failed if visual.get(key) is True and textual.get(key) is True),
+    )
 
 
 def numeric_knobs(difficulties: Iterable[Mapping[str, Any]]) -> list[str]:

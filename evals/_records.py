@@ -5,11 +5,19 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
 SCHEMA_VERSION = 1
+
+#: Errors of samples whose input was bad (a dataset row that failed validation, an input the
+#: graph refused): they never reached the model, so they are neither results nor call failures.
+INPUT_ERRORS = ("bad input:", "bad dataset row")
+
+#: What a record counts as: a scored answer (``correct`` / ``wrong``: a format failure is a wrong
+#: answer), a failed call (``error``: never counted as a wrong answer) or a bad input (``invalid``).
+Status = Literal["correct", "wrong", "error", "invalid"]
 
 
 class SampleRecord(BaseModel):
@@ -45,6 +53,15 @@ class SampleRecord(BaseModel):
 
     def key(self) -> tuple[str, str, str]:
         return (self.task, self.sample_id, self.strategy)
+
+    @property
+    def status(self) -> Status:
+        """How the summary counts this record (see :data:`Status`)."""
+        if self.error is not None and self.error.startswith(INPUT_ERRORS):
+            return "invalid"
+        if self.error is not None and not self.format_failure:
+            return "error"
+        return "correct" if self.correct else "wrong"
 
 
 class RecordLog:

@@ -31,6 +31,7 @@ from ..tasks._sample import Sample
 from ..telemetry import _spans as spans
 from ._records import RecordLog, SampleRecord
 from ._routing import check_held_out, check_routed, is_routed, route_record, routed_graphs
+from ._summary_model import Summary
 
 if TYPE_CHECKING:
     from ..graphs._routed import RoutedGraph
@@ -294,7 +295,7 @@ def run_eval(
     *,
     samples: Sequence[Sample | SampleError] | None = None,
     show_progress: bool = True,
-) -> dict[str, Any]:
+) -> Summary:
     """Run (or resume) an eval into ``out`` and write ``summary.json``; returns the summary.
 
     Reports are rendered by :func:`skillgap.reports.write_run_report` (``skillgap.evaluate`` and
@@ -332,9 +333,9 @@ def run_eval(
     unchanged = _up_to_date_summary(out, fingerprint)
     if unchanged is not None:  # a rerun of a finished eval: nothing new to summarise or plot
         return unchanged
-    summary = summarize(log.records, model=model)
-    summary["records_fingerprint"] = fingerprint
-    (out / "summary.json").write_text(json.dumps(summary, indent=2))
+    summary = summarize(log.records, model=model, dataset_errors=len(errors)).model_copy(
+        update={"records_fingerprint": fingerprint})
+    summary.write(out / "summary.json")
     return summary
 
 
@@ -349,10 +350,10 @@ def _records_fingerprint(log_file: Path, model: str) -> str:
     return digest.hexdigest()
 
 
-def _up_to_date_summary(out: Path, fingerprint: str) -> dict[str, Any] | None:
-    """The saved summary when it was computed from exactly these records."""
+def _up_to_date_summary(out: Path, fingerprint: str) -> Summary | None:
+    """The saved summary when it was computed from exactly these records (and can be read)."""
     try:
-        saved = json.loads((out / "summary.json").read_text())
-    except (FileNotFoundError, json.JSONDecodeError):
+        saved = Summary.read(out / "summary.json")
+    except (FileNotFoundError, ValueError):  # missing, or another schema version: recompute
         return None
-    return dict(saved) if saved.get("records_fingerprint") == fingerprint else None
+    return saved if saved.records_fingerprint == fingerprint else None

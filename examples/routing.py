@@ -34,8 +34,10 @@ with tempfile.TemporaryDirectory() as tmp:
     held_out = EvalConfig(tasks=["counting"], strategies=["direct", "cascaded", "routed:fallback"],
                           n=8, seed=2, skills=False, routers={"fallback": str(path)})
     summary = run_eval(held_out, backend, runs / "eval", show_progress=False)
-    for name, stats in summary["tasks"]["counting"]["routers"].items():
-        closed = "n/a (no gap)" if stats["gap_closed"] is None else f"{stats['gap_closed']:.0%}"
-        print(f"{name:>8}: accuracy {stats['accuracy']:.2f}, gap closed {closed}, "
-              f"{stats['calls']:.2f} model calls per sample "
-              f"({stats['cost_ratio_vs_cascaded']:.2f}x always-cascaded), choices {stats['choices']}")
+    for name, stats in summary.tasks["counting"].routers.items():
+        closed = stats.gap_closed
+        share = f"– ({closed.reason})" if closed.value is None else f"{closed.value:.0%}"
+        ratio = stats.cost_ratio_vs_cascaded
+        print(f"{name:>8}: accuracy {stats.accuracy or 0.0:.2f} (n={stats.n}), gap closed {share}, "
+              f"{stats.calls:.2f} model calls per sample "
+              f"({ratio or 0.0:.2f}x always-cascaded), choices {stats.choices}")

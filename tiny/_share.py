@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..reports._report import load_run
+from ..evals._summary_model import Stats
+from ..reports import load_run
 
 
 def training_card(run_folder: Path) -> dict[str, Any] | None:
@@ -36,30 +37,39 @@ def share_rows(folders: Sequence[Path]) -> list[dict[str, Any]]:
             raise ValueError(f"{folder}: its model has no training record (skillgap.json 'training')")
         config = training.get("config", {})
         summary = load_run(Path(folder)).summary
-        for task, entry in summary["tasks"].items():
-            strategies = entry.get("strategies", {})
+        for task, entry in summary.tasks.items():
+            strategies = entry.strategies
             direct_tasks = config.get("direct_tasks") or config.get("tasks") or []
             rows.append({
                 "run": Path(folder).name,
                 "direct_share": float(config.get("direct_share", 0.0)),
                 "direct_trained_on_task": task in direct_tasks and config.get("direct_share", 0) > 0,
                 "task": task,
-                "direct": strategies.get("direct", {}),
-                "cascaded": strategies.get("cascaded", {}),
-                "cot": strategies.get("cot", {}),
-                "majority": entry.get("majority_baseline"),
-                "skills": entry.get("skills", {}),
-                "gap": entry.get("gap", {}),
+                "direct": _stats(strategies.get("direct")),
+                "cascaded": _stats(strategies.get("cascaded")),
+                "cot": _stats(strategies.get("cot")),
+                "majority": entry.majority_baseline,
+                "skills": entry.skills,
+                "gap": {} if entry.gap is None else entry.gap.model_dump(),
             })
     return sorted(rows, key=lambda row: (row["task"], row["direct_share"], row["run"]))
+
+
+def _stats(stats: Stats | None) -> dict[str, Any]:
+    # The rows are this study's own table; the typed stats are read here, once.
+    return {} if stats is None else stats.model_dump()
 
 
 def _acc(stats: dict[str, Any]) -> str:
     if not stats or stats.get("accuracy") is None:
         return "–"
-    lo, hi = stats.get("ci", [None, None])
+    lo, hi = stats.get("ci") or (None, None)
     ci = f" [{lo:.2f}, {hi:.2f}]" if lo is not None and hi is not None else ""
     return f"{stats['accuracy']:.3f}{ci}"
+
+
+def _num(value: float | None, spec: str) -> str:
+    return "–" if value is None else format(value, spec)
 
 
 def share_markdown(rows: Sequence[dict[str, Any]]) -> str:
@@ -80,8 +90,8 @@ def share_markdown(rows: Sequence[dict[str, Any]]) -> str:
         lines.append(
             f"| {row['task']} | {share} | {visual} | {textual} | {_acc(row['direct'])} | {majority} "
             f"| {'–' if failures is None else f'{failures:.3f}'} | {_acc(row['cascaded'])} "
-            f"| {_acc(row['cot'])} | {gap.get('absolute', float('nan')):+.3f} "
-            f"| {gap.get('p_value', float('nan')):.2g} |"
+            f"| {_acc(row['cot'])} | {_num(gap.get('absolute'), '+.3f')} "
+            f"| {_num(gap.get('p_value'), '.2g')} |"
         )
     return "\n".join(lines) + "\n"
 

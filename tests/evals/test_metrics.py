@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,7 +19,15 @@ from skillgap.evals import (
     mcnemar_exact,
     summarize,
 )
-from skillgap.evals._metrics import bin_values, discordant, numeric_knobs, relative_gap
+from skillgap.evals._metrics import (
+    bin_values,
+    bootstrap_means,
+    discordant,
+    numeric_knobs,
+    percentile_ci,
+    relative_gap,
+)
+from skillgap.evals._summary_model import Summary
 
 # ---------------------------------------------------------------- McNemar
 
@@ -102,21 +112,24 @@ def test_gap_closed_and_relative_gap() -> None:
     assert gap_closed(0.2, 0.6, 0.1) == pytest.approx(-0.25)  # cot worse than direct
     assert gap_closed(0.5, 0.5, 0.9) is None  # no gap to close
     assert relative_gap(0.2, 0.8) == pytest.approx(0.75)
-    assert relative_gap(0.3, 0.0) == 0.0
+    # No positive gap, no ratio: not "relative +0.000" (cascaded 0) nor a sign-flipped share.
+    assert relative_gap(0.3, 0.0) is None
+    assert relative_gap(0.5, 0.5) is None
+    assert gap_closed(0.6, 0.2, 0.4) is None  # negative gap: "closes −50 %" would mean nothing
 
 
 def test_attribution_counts() -> None:
     direct = {"a": False, "b": False, "c": False, "d": True, "e": False}
     visual = {"a": True, "b": False, "c": True, "d": False}  # e not measured
     textual = {"a": True, "b": True, "c": False, "d": True, "e": True}
-    out = attribution(direct, visual, textual)
+    out = attribution(direct, visual, textual).model_dump()
     assert out == {
         "direct_wrong": 4,
         "visual": {"right": 2, "wrong": 1, "missing": 1},
         "textual": {"right": 3, "wrong": 1, "missing": 0},
         "both_right": 1,  # only "a": both skills right, direct wrong
     }
-    assert attribution({"a": False})["visual"] == {"right": 0, "wrong": 0, "missing": 1}
+    assert attribution({"a": False}).visual.model_dump() == {"right": 0, "wrong": 0, "missing": 1}
 
 
 def test_numeric_knobs_and_bins() -> None:
@@ -159,37 +172,52 @@ def _hand_built() -> list[SampleRecord]:
 
 def test_summary_shape_and_values() -> None:
     summary = summarize(_hand_built(), model="hand")
-    assert summary["model"] == "hand"
-    entry = summary["tasks"]["counting"]
-    assert list(entry["strategies"]) == ["direct", "cascaded", "cot"]  # canonical order
-    for stats in entry["strategies"].values():
-        assert set(stats) >= {"accuracy", "ci", "n"}
-        low, high = stats["ci"]
-        assert 0.0 <= low <= stats["accuracy"] <= high <= 1.0
-        assert stats["n"] == 8
-    assert entry["strategies"]["direct"]["accuracy"] == 0.25
-    assert entry["strategies"]["cascaded"]["accuracy"] == 0.875
-    assert entry["strategies"]["direct"]["format_failure_rate"] == 0.125
-    assert entry["skills"] == {"visual": 0.875, "textual": 1.0}
-    gap = entry["gap"]
-    assert gap["absolute"] == pytest.approx(0.625)
-    assert gap["relative"] == pytest.approx(0.625 / 0.875)
-    assert gap["p_value"] == pytest.approx(2 / 32)  # b=0, c=5
-    assert gap["cot_closed"] == pytest.approx((0.5 - 0.25) / 0.625)
+    assert summary.model == "hand" and summary.schema_version == 2
+    entry = summary.tasks["counting"]
+    assert list(entry.strategies) == ["direct", "cascaded", "cot"]  # registry order
+    for stats in entry.strategies.values():
+        assert stats.accuracy is not None and stats.ci is not None
+        low, high = stats.ci
+        assert 0.0 <= low <= stats.accuracy <= high <= 1.0
+        assert stats.n == 8 and stats.errors == 0
+    assert entry.strategies["direct"].accuracy == 0.25
+    assert entry.strategies["cascaded"].accuracy == 0.875
+    assert entry.strategies["direct"].format_failure_rate == 0.125
+    assert entry.skills == {"visual": 0.875, "textual": 1.0}
+    gap = entry.gap
+    assert gap is not None and gap.absolute == pytest.approx(0.625)
+    assert gap.relative == pytest.approx(0.625 / 0.875)
+    assert gap.p_value == pytest.approx(2 / 32)  # b=0, c=5
+    assert gap.ci is not None and 0.0 < gap.ci[0] <= 0.625 <= gap.ci[1]
+    assert gap.cot_closed is not None
+    assert gap.cot_closed.value == pytest.approx((0.5 - 0.25) / 0.625)
     # Golds of the composed question: "5" ×3 (textual) vs "7" — visual's gold is ignored.
-    assert entry["majority_baseline"] == pytest.approx(5 / 8)
-    assert entry["attribution"] == {
+    assert entry.majority_baseline == pytest.approx(5 / 8)
+    assert entry.attribution is not None and entry.attribution.model_dump() == {
         "direct_wrong": 6,
         "visual": {"right": 5, "wrong": 1, "missing": 0},
         "textual": {"right": 6, "wrong": 0, "missing": 0},
         "both_right": 5,
     }
-    rows = entry["by_difficulty"]["n_objects"]
-    assert [row["bin"] for row in rows] == ["1", "5"]
-    assert rows[0]["direct"] == 0.5 and rows[0]["cascaded"] == 1.0 and rows[0]["gap"] == 0.5
-    assert rows[1]["gap"] == pytest.approx(0.75) and rows[1]["n_direct"] == 4
-    assert "soft" not in entry["by_difficulty"]
+    rows = entry.by_difficulty["n_objects"]
+    assert [row.bin for row in rows] == ["1", "5"]
+    assert rows[0].direct == 0.5 and rows[0].cascaded == 1.0 and rows[0].gap == 0.5
+    assert rows[1].gap == pytest.approx(0.75) and rows[1].n_direct == 4
+    assert rows[0].gap_ci is not None and rows[0].small  # 4 samples a bin: small, with a CI
+    assert "soft" not in entry.by_difficulty
     assert summary == summarize(_hand_built(), model="hand")  # deterministic
+
+
+def test_summary_round_trips_through_json_and_refuses_other_versions(tmp_path: Path) -> None:
+    summary = summarize(_hand_built(), model="hand")
+    summary.write(tmp_path / "summary.json")
+    assert Summary.read(tmp_path) == summary
+    old = json.loads((tmp_path / "summary.json").read_text())
+    del old["schema_version"]  # a version-1 summary (the untyped dict) had none
+    old["schema_version"] = 1
+    (tmp_path / "summary.json").write_text(json.dumps(old))
+    with pytest.raises(ValueError, match="schema version 1"):
+        Summary.read(tmp_path)
 
 
 def test_summary_clusters_by_image_id() -> None:
@@ -200,22 +228,118 @@ def test_summary_clusters_by_image_id() -> None:
             for i in range(50)
         ]
 
-    rows = summarize(records(False), model="m")["tasks"]["t"]["strategies"]["direct"]["ci"]
-    images = summarize(records(True), model="m")["tasks"]["t"]["strategies"]["direct"]["ci"]
+    rows = summarize(records(False), model="m").tasks["t"].strategies["direct"].ci
+    images = summarize(records(True), model="m").tasks["t"].strategies["direct"].ci
+    assert rows is not None and images is not None
     assert images[1] - images[0] > rows[1] - rows[0]
 
 
 def test_summary_without_cascaded_has_no_gap_and_other_strategies_follow() -> None:
     records = [_record("t", "a", "routed", True), _record("t", "a", "direct", False),
                _record("t", "a", "zeta", True)]
-    entry = summarize(records, model="m")["tasks"]["t"]
-    assert list(entry["strategies"]) == ["direct", "routed", "zeta"]
-    assert "gap" not in entry and entry["skills"] == {}
+    entry = summarize(records, model="m").tasks["t"]
+    assert list(entry.strategies) == ["direct", "routed", "zeta"]
+    assert entry.gap is None and entry.skills == {}
 
 
 def test_format_table_lists_cis_gap_and_skills() -> None:
     text = format_table(summarize(_hand_built(), model="hand"))
     assert "model: hand" in text
     assert "direct     0.250 [" in text
-    assert "gap        +0.625" in text and "McNemar p=0.062" in text
+    assert "gap        +0.625 [" in text and "McNemar p=0.062" in text
+    assert "cot closes 40% [" in text
     assert "skills     visual 0.875 [" in text
+
+
+# ---------------------------------------------------------------- failures are not results
+
+
+def _failing(i: int, strategy: str, correct: bool = False) -> SampleRecord:
+    return _record("t", f"s{i}", strategy, correct, prediction=None, raw=None,
+                   error="backend error: ConnectError: connection refused")
+
+
+def test_failed_calls_are_errors_not_wrong_answers() -> None:
+    # 10 samples: direct's call failed on 6 and was right on 3 of the other 4; cascaded all scored.
+    records = [_failing(i, "direct") if i < 6 else _record("t", f"s{i}", "direct", i < 9)
+               for i in range(10)]
+    records += [_record("t", f"s{i}", "cascaded", True) for i in range(10)]
+    # A format failure is scored (as wrong), and a bad dataset row is counted nowhere.
+    records.append(_record("t", "s10", "cascaded", False, error="unparseable output: x",
+                           format_failure=True))
+    records.append(_record("t", "bad", "direct", False, gold="",
+                           error="bad dataset row 3: image not found"))
+    entry = summarize(records, model="m", dataset_errors=1).tasks["t"]
+    direct = entry.strategies["direct"]
+    assert (direct.n, direct.errors, direct.attempted) == (4, 6, 10)
+    assert direct.accuracy == pytest.approx(3 / 4)  # over the scored samples, not 3 / 10
+    assert direct.error_rate == pytest.approx(0.6)
+    cascaded = entry.strategies["cascaded"]
+    assert (cascaded.n, cascaded.errors, cascaded.format_failures) == (11, 0, 1)
+    assert entry.invalid_rows == 1 and entry.n_samples == 11
+    assert entry.errors == 6 and entry.attempted == 21
+    assert entry.gap is not None and entry.gap.n_paired == 4  # McNemar on samples both scored
+
+
+def test_a_task_whose_calls_mostly_failed_says_so() -> None:
+    records = [_failing(i, step) for i in range(3) for step in ("direct", "cascaded", "cot")]
+    summary = summarize(records, model="m")
+    entry = summary.tasks["t"]
+    assert all(stats.accuracy is None and stats.n == 0 for stats in entry.strategies.values())
+    assert entry.mostly_failed and summary.error_rate == 1.0
+    assert entry.gap is not None and entry.gap.absolute is None and entry.gap.p_value is None
+    assert "100% of the calls failed" in entry.warnings[0]
+    text = format_table(summary)
+    assert "0.000" not in text  # no accuracy of 0 where nothing was scored
+    assert "!! 100% of all calls failed" in text and "ConnectError" in text
+    assert "direct     –  n=0  errors 3 (100%)" in text
+
+
+# ---------------------------------------------------------------- ratios that mean nothing
+
+
+def _gap_records(direct: list[bool], cascaded: list[bool], cot: list[bool]) -> list[SampleRecord]:
+    return [_record("t", f"s{i}", name, ok, image_id=f"img{i}")
+            for name, column in (("direct", direct), ("cascaded", cascaded), ("cot", cot))
+            for i, ok in enumerate(column)]
+
+
+def test_no_share_of_a_negative_gap() -> None:
+    # Direct beats cascaded: "cot closes −200 %" and "relative +0.000" meant nothing.
+    records = _gap_records([True] * 6 + [False] * 2, [True] * 3 + [False] * 5, [False] * 8)
+    gap = summarize(records, model="m").tasks["t"].gap
+    assert gap is not None and gap.absolute == pytest.approx(-3 / 8)
+    assert gap.relative is None
+    assert gap.cot_closed is not None and gap.cot_closed.value is None
+    assert gap.cot_closed.reason is not None and "no gap to close" in gap.cot_closed.reason
+    oracle = summarize(records, model="m").tasks["t"].routers["oracle"]
+    assert oracle.gap_closed.value is None  # not "gap closed 533 %"
+    text = format_table(summarize(records, model="m"))
+    assert "relative" not in text and "cot closes – (no gap to close" in text
+
+
+def test_no_share_of_a_gap_whose_ci_spans_zero() -> None:
+    # A small positive gap on few samples: its CI spans 0, so no share is a finding.
+    records = _gap_records([True, False, True, False, True, False],
+                           [True, True, True, False, True, False], [True] * 6)
+    gap = summarize(records, model="m").tasks["t"].gap
+    assert gap is not None and gap.absolute is not None and gap.absolute > 0
+    assert gap.ci is not None and gap.ci[0] <= 0.0
+    assert gap.cot_closed is not None and gap.cot_closed.value is None
+    assert gap.cot_closed.reason is not None and "spans 0" in gap.cot_closed.reason
+
+
+def test_gap_closed_cis_come_from_the_same_bootstrap() -> None:
+    # A clear gap; cot halfway. The share's CI is read replicate by replicate from the draws that
+    # gave the gap its CI, so the share's CI brackets the share and stays in a sane range.
+    n = 40
+    records = _gap_records([i < 10 for i in range(n)], [i < 30 for i in range(n)],
+                           [i < 20 for i in range(n)])
+    gap = summarize(records, model="m").tasks["t"].gap
+    assert gap is not None and gap.ci is not None and gap.ci[0] > 0
+    closed = gap.cot_closed
+    assert closed is not None and closed.value == pytest.approx(0.5) and closed.ci is not None
+    assert 0.0 < closed.ci[0] < 0.5 < closed.ci[1] < 1.0
+    columns = {"direct": {f"s{i}": i < 10 for i in range(n)}, "cascaded": {f"s{i}": i < 30 for i in range(n)}}
+    reps = bootstrap_means(columns, {f"s{i}": f"img{i}" for i in range(n)}, seed=0, n_boot=2000)
+    assert gap.ci == percentile_ci(reps["cascaded"] - reps["direct"])

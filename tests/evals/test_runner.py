@@ -11,6 +11,7 @@ from eval_helpers import reader_backend
 from skillgap.backends import MockBackend
 from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 from skillgap.evals._records import RecordLog
+from skillgap.evals._summary_model import Summary
 from skillgap.tasks import composition
 
 CONFIG = EvalConfig(n=4, seed=3)
@@ -23,18 +24,18 @@ def test_records_scores_and_summary(tmp_path: Path) -> None:
     assert len(records) == len(samples) * len(CONFIG.steps())
     assert len({r.key() for r in records}) == len(records)
     for task in CONFIG.tasks:
-        entry = summary["tasks"][task]
-        assert entry["strategies"]["cascaded"]["accuracy"] == 1.0
-        assert entry["strategies"]["cot"]["accuracy"] == 1.0
+        entry = summary.tasks[task]
+        assert entry.strategies["cascaded"].accuracy == 1.0
+        assert entry.strategies["cot"].accuracy == 1.0
         expected_direct = sum(s.answer == "0" for s in samples if s.task == task) / CONFIG.n
-        assert entry["strategies"]["direct"]["accuracy"] == pytest.approx(expected_direct)
-        assert entry["skills"] == {"visual": 1.0, "textual": 1.0}
-        assert entry["gap"]["absolute"] == pytest.approx(1.0 - expected_direct)
+        assert entry.strategies["direct"].accuracy == pytest.approx(expected_direct)
+        assert entry.skills == {"visual": 1.0, "textual": 1.0}
+        assert entry.gap is not None and entry.gap.absolute == pytest.approx(1.0 - expected_direct)
     visual = [r for r in records if r.strategy == "visual"]
     assert all(r.prediction == r.gold_intermediate and r.correct for r in visual)
     run = json.loads((tmp_path / "run.json").read_text())
     assert run["config"] == CONFIG.model_dump() and run["backend"]["backend"] == "mock"
-    assert json.loads((tmp_path / "summary.json").read_text()) == summary
+    assert Summary.read(tmp_path) == summary
 
 
 def test_resume_runs_only_missing_pairs(tmp_path: Path) -> None:

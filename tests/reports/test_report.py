@@ -79,11 +79,12 @@ def test_report_command_compares_two_runs(runs: tuple[Path, Path], tmp_path: Pat
     assert not re.search(r'src="(?!data:)', html)
     markdown = (out / "report.md").read_text()
     header = next(line for line in markdown.splitlines() if line.startswith("| task | metric"))
-    assert header == "| task | metric | weak-reader | strong-reader |"  # a column per run
+    # A column per run, labelled by what differs (the model), then the difference with its CI.
+    assert header == "| task | metric | weak-reader | strong-reader | Δ strong-reader − weak-reader [95% CI] |"
     assert (out / "plots" / "compare.png").read_bytes().startswith(PNG)
     # direct is perfect in the second run: its row reads 1.000 there, 0.000-ish in the first.
     direct_row = next(line for line in markdown.splitlines() if "| cards | direct |" in line)
-    assert direct_row.endswith("1.000 [1.000, 1.000] |")
+    assert direct_row.endswith("1.000 [1.000, 1.000] (n=6) | +1.000 [+1.000, +1.000] |")
 
 
 def test_report_command_on_one_run_defaults_to_its_folder(runs: tuple[Path, Path], tmp_path: Path) -> None:

@@ -95,16 +95,17 @@ def test_train_on_one_seed_evaluate_on_another(tmp_path: Path, capsys: pytest.Ca
     summary = run_eval(config, gap_backend(held_out), tmp_path / "eval", show_progress=False)
     ensure_run_report(tmp_path / "eval", summary)
     for task in TASKS:
-        entry = summary["tasks"][task]
-        stats = entry["routers"]["fallback"]
-        assert stats["accuracy"] == 1.0 and stats["gap_closed"] == 1.0
-        assert stats["cost_ratio_vs_cascaded"] <= 0.75
-        assert stats["ci"][0] <= stats["accuracy"] <= stats["ci"][1]
-        assert entry["routers"]["oracle"]["accuracy"] == 1.0
-        assert entry["strategies"]["routed:fallback"]["accuracy"] == 1.0
-        curves = entry["pareto"]["curves"]
+        entry = summary.tasks[task]
+        stats = entry.routers["fallback"]
+        assert stats.accuracy == 1.0 and stats.gap_closed.value == 1.0
+        assert stats.cost_ratio_vs_cascaded is not None and stats.cost_ratio_vs_cascaded <= 0.75
+        assert stats.ci is not None and stats.ci[0] <= stats.accuracy <= stats.ci[1]
+        assert entry.routers["oracle"].accuracy == 1.0
+        assert entry.strategies["routed:fallback"].accuracy == 1.0
+        assert entry.pareto is not None
+        curves = entry.pareto.curves
         assert {"fallback (direct log-prob swept)", "fallback (threshold swept)"} <= set(curves)
-        assert {p["name"] for p in entry["pareto"]["points"]} >= {"direct", "cascaded", "fallback"}
+        assert {p.name for p in entry.pareto.points} >= {"direct", "cascaded", "fallback"}
     records = [r for r in read_records(tmp_path / "eval") if r.strategy == "routed:fallback"]
     assert {r.route["choice"] for r in records if r.route} == {"direct", "cascaded"}
     assert (tmp_path / "eval" / "plots" / "pareto.png").is_file()
