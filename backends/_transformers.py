@@ -6,8 +6,11 @@ batched ``model.generate`` call, so constrained and free requests share one code
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import threading
+from collections.abc import Hashable
 from pathlib import Path
 from typing import Any
 
@@ -15,6 +18,9 @@ from ._batching import BatchingBackend
 from ._types import Constraint, Generation, GenerationRequest, ImagePart, TextPart
 
 _DTYPES = ("auto", "float32", "float16", "bfloat16")
+#: Short names accepted for ``dtype`` (the CLI's ``--dtype bf16``).
+_DTYPE_ALIASES = {"bf16": "bfloat16", "fp16": "float16", "fp32": "float32"}
+_ATTENTION = ("eager", "sdpa", "flash_attention_2", "flash_attention_3", "flex_attention")
 
 
 class TransformersBackend(BatchingBackend):
@@ -33,7 +39,22 @@ class TransformersBackend(BatchingBackend):
         trust_remote_code: Allow model code from the hub; off unless you trust the repository.
         revision: Hub revision (branch, tag or commit).
         constrained: Apply request constraints with outlines; when off, constraints are ignored.
-        local_files_only: Never contact the hub; default True for local folders, else False.
+        local_files_only: Never contact the hub (default). A hub id then resolves from the local
+            Hugging Face cache at once, and one that is not cached fails at once, saying so;
+            ``False`` lets transformers download it.
+        device_map: ``"auto"`` spreads a model larger than one GPU over all GPUs (and the CPU);
+            ``device`` is then where inputs go (default: the first GPU).
+        attn_implementation: ``"sdpa"``, ``"flash_attention_2"``, ``"eager"``...; default:
+            transformers' choice.
+        min_pixels, max_pixels: Bounds on an image's pixel count for dynamic-resolution families
+            (Qwen2.5-VL, Qwen3-VL); other families resize to a fixed size and reject them.
+        group_by_image_size: Batch together only requests whose images are of similar size
+            (within a factor of two in pixels), so small images are not padded to large ones.
+        context_length: The model's context window in tokens; default: its config's
+            ``max_position_embeddings`` (of the text model), else the tokenizer's
+            ``model_max_length``. A request whose prompt plus ``max_tokens`` exceeds it is this
+            request's error, naming both numbers, before the forward pass; ``max_tokens`` is never
+            clamped (an answer cut short silently would be scored as a wrong answer).
 
     Example:
         >>> backend = TransformersBackend("/path/to/model")  # doctest: +SKIP
@@ -54,14 +75,31 @@ class TransformersBackend(BatchingBackend):
         revision: str | None = None,
         constrained: bool = True,
         local_files_only: bool | None = None,
+        device_map: str | None = None,
+        attn_implementation: str | None = None,
+        min_pixels: int | None = None,
+        max_pixels: int | None = None,
+        group_by_image_size: bool = True,
+        context_length: int | None = None,
     ):
+        dtype = _DTYPE_ALIASES.get(dtype, dtype)
         if dtype not in _DTYPES:
-            raise ValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
-        source, is_local = _resolve_model(model)
-        super().__init__(source, max_batch_size=max_batch_size, batch_wait_s=batch_wait_s)
+            raise ValueError(f"dtype must be one of {_DTYPES} (or bf16, fp16, fp32), got {dtype!r}")
+        if attn_implementation is not None and attn_implementation not in _ATTENTION:
+            raise ValueError(f"attn_implementation must be one of {_ATTENTION}, got {attn_implementation!r}")
+        offline = True if local_files_only is None else local_files_only
+        source, is_local = _resolve_model(model, revision=revision, local_files_only=offline)
+        # A cached hub model loads from its snapshot folder but keeps its hub id in run logs.
+        self.source = source
+        model_id = str(model) if is_local and not _path_like(model) else source
+        super().__init__(model_id, max_batch_size=max_batch_size, batch_wait_s=batch_wait_s)
         import torch
 
         self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device_map = device_map
+        self.attn_implementation = attn_implementation
+        self.min_pixels, self.max_pixels = min_pixels, max_pixels
+        self.group_by_image_size = group_by_image_size
         if dtype == "auto":
             dtype = "bfloat16" if self.device.startswith("cuda") else "float32"
         self.dtype = dtype
@@ -71,14 +109,19 @@ class TransformersBackend(BatchingBackend):
         self.weights_digest = _folder_digest(source) if is_local else None
         self.trust_remote_code = trust_remote_code
         self.constrained = constrained
-        self.local_files_only = is_local if local_files_only is None else local_files_only
+        self.local_files_only = True if is_local else offline
         self.native_layout = _native_layout(source) if is_local else "free"
         self._requested_device = device
+        self.context_length = context_length
+        self._max_token_chars = 1  # the longest token string: a prompt has >= chars / this tokens
         self._load_lock = threading.Lock()
         self._model: Any = None
         self._processor: Any = None
         self._processors: dict[tuple[str, str], Any] = {}
         self._vocabulary: Any = None
+        self._vocabulary_eos: int = 0
+        self._budgets: dict[str, int | None] = {}
+        self._image_options: dict[str, Any] = {}
         self._eos_ids: list[int] = []
         self._pad_id: int | None = None
 
@@ -95,7 +138,19 @@ class TransformersBackend(BatchingBackend):
             "constraint_engine": CONSTRAINT_ENGINE,
             "local_files_only": self.local_files_only,
             "native_layout": self.native_layout,
+            "device_map": self.device_map,
+            "attn_implementation": self.attn_implementation,
+            "min_pixels": self.min_pixels,
+            "max_pixels": self.max_pixels,
         }
+
+    def batch_key(self, request: GenerationRequest) -> Hashable:
+        """Compatible decoding settings and, when grouping, images of similar size (a factor of two
+        in pixels) so a batch's small images are not padded up to its largest."""
+        key = super().batch_key(request)
+        if not self.group_by_image_size or not request.images:
+            return key
+        return (key, tuple(_size_bucket(ref) for ref in request.images))
 
     def load(self) -> None:
         """Load the processor and model now (otherwise the first batch does it); idempotent."""
@@ -103,26 +158,38 @@ class TransformersBackend(BatchingBackend):
             if self._model is not None:
                 return
             import torch
-            from transformers import AutoModelForImageTextToText, AutoProcessor
+            from transformers import AutoModelForImageTextToText
+
+            from ._families import image_size_options, load_processor
 
             common: dict[str, Any] = {
                 "revision": self.revision,
                 "trust_remote_code": self.trust_remote_code,
                 "local_files_only": self.local_files_only,
             }
-            processor = AutoProcessor.from_pretrained(self.model_id, **common)
+            processor = load_processor(self.source, **common)
+            self._image_options = image_size_options(processor, self.min_pixels, self.max_pixels)
             tokenizer = getattr(processor, "tokenizer", None)
             if tokenizer is None:
                 raise ValueError(f"the processor of {self.model_id!r} has no tokenizer")
             # Left padding: every prompt ends where generation starts.
             tokenizer.padding_side = "left"
+            placement: dict[str, Any] = {}
+            if self.device_map is not None:
+                placement["device_map"] = self.device_map
+            if self.attn_implementation is not None:
+                placement["attn_implementation"] = self.attn_implementation
             model: Any = AutoModelForImageTextToText.from_pretrained(
-                self.model_id,
+                self.source,
                 dtype=getattr(torch, self.dtype),
                 use_safetensors=True,
                 **common,
+                **placement,
             )
-            model.to(self.device)
+            if self.device_map is None:
+                model.to(self.device)
+            elif self._requested_device is None:  # inputs go where the first layers are
+                self.device = str(next(model.parameters()).device)
             model.eval()
 
             eos = model.generation_config.eos_token_id
@@ -137,13 +204,18 @@ class TransformersBackend(BatchingBackend):
             self._pad_id = int(pad) if pad is not None else self._eos_ids[0]
             if tokenizer.pad_token_id is None:
                 tokenizer.pad_token_id = self._pad_id
+            if self.context_length is None:
+                self.context_length = context_length_of(model.config, tokenizer)
+            self._max_token_chars = max((len(token) for token in tokenizer.get_vocab()), default=1)
             self._processor, self._model = processor, model
 
     def _generate_batch(self, requests: list[GenerationRequest]) -> list[Generation]:
         self.load()
         results: list[Generation | None] = [None] * len(requests)
         prompts: list[str] = []
-        images: list[Any] = []
+        # One list of images per prompt: mllama, Idefics3/SmolVLM and Gemma 3 read a flat list as
+        # "every image belongs to the first prompt".
+        images: list[list[Any]] = []
         indices: list[int] = []
         for index, request in enumerate(requests):
             try:
@@ -156,14 +228,44 @@ class TransformersBackend(BatchingBackend):
             except Exception as exc:
                 results[index] = _error(f"prompt could not be rendered: {exc}")
                 continue
+            # Sure to overflow without tokenizing (a 20 MB prompt would cost gigabytes to tokenize).
+            if self.context_length and len(prompt) > self.context_length * self._max_token_chars:
+                results[index] = _error(context_error(f"over {self.context_length}", request.max_tokens,
+                                                      self.context_length))
+                continue
             prompts.append(prompt)
-            images.extend(request_images)
+            images.append(request_images)
             indices.append(index)
-        if indices:
-            generated = self._run(requests[indices[0]], prompts, images)
+        constraint = requests[indices[0]].constraint if indices else None
+        if constraint is not None and self.constrained:
+            try:  # a constraint outlines cannot compile is these requests' error, not a crash
+                self._constraint_processor(constraint)
+            except Exception as exc:
+                for index in indices:
+                    results[index] = _error(f"the output constraint cannot be used: {exc}")
+                indices = []
+        while indices:
+            try:
+                generated = self._run(requests[indices[0]], prompts, images)
+            except _ContextOverflow as overflow:  # those requests fail; the others run
+                for index, message in zip(indices, overflow.errors, strict=True):
+                    if message is not None:
+                        results[index] = _error(message)
+                keep = [i for i, message in enumerate(overflow.errors) if message is None]
+                indices = [indices[i] for i in keep]
+                prompts, images = [prompts[i] for i in keep], [images[i] for i in keep]
+                continue
             for index, generation in zip(indices, generated, strict=True):
                 results[index] = generation
+            break
         return [result for result in results if result is not None]
+
+    def _context_errors(self, inputs: Any, max_tokens: int) -> list[str | None]:
+        """Per prompt of a tokenized batch: why it does not fit the context, or None."""
+        lengths = [int(length) for length in inputs["attention_mask"].sum(dim=1).tolist()]
+        limit = self.context_length
+        return [context_error(length, max_tokens, limit) if limit and length + max_tokens > limit
+                else None for length in lengths]
 
     def _render(self, request: GenerationRequest) -> str:
         prompt = self._processor.apply_chat_template(
@@ -171,24 +273,32 @@ class TransformersBackend(BatchingBackend):
         )
         return str(prompt)
 
-    def _run(self, request: GenerationRequest, prompts: list[str], images: list[Any]) -> list[Generation]:
+    def _run(
+        self, request: GenerationRequest, prompts: list[str], images: list[list[Any]]
+    ) -> list[Generation]:
         """One ``generate`` call for prompts that share ``request``'s batch key."""
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
 
+        with_images = any(images)
         inputs = self._processor(
             text=prompts,
-            images=images or None,
+            images=images if with_images else None,
             return_tensors="pt",
             padding=True,
             add_special_tokens=False,  # the chat template already wrote them
+            **(self._image_options if with_images else {}),
         )
+        overflow = self._context_errors(inputs, request.max_tokens)
+        if any(overflow):
+            raise _ContextOverflow(overflow)
         inputs = inputs.to(self.device)
-        if "pixel_values" in inputs:
-            inputs["pixel_values"] = inputs["pixel_values"].to(getattr(torch, self.dtype))
+        for name in ("pixel_values", "pixel_values_videos"):
+            if name in inputs and inputs[name].is_floating_point():
+                inputs[name] = inputs[name].to(getattr(torch, self.dtype))
         sampling = request.temperature > 0
         config = GenerationConfig(
-            max_new_tokens=request.max_tokens,
+            max_new_tokens=self._token_budget(request),
             do_sample=sampling,
             temperature=request.temperature if sampling else None,
             top_k=None,
@@ -242,6 +352,16 @@ class TransformersBackend(BatchingBackend):
             return []
         return [torch.device(self.device).index or 0]
 
+    def _token_budget(self, request: GenerationRequest) -> int:
+        """``max_tokens``, raised to what the constraint's longest match takes in this tokenizer
+        (plus EOS): a budget counted in characters or guessed per skill would cut outputs before
+        they match. Constraints that admit any length (free JSON strings) keep ``max_tokens``."""
+        if request.constraint is None or not self.constrained:
+            return request.max_tokens
+        self._constraint_processor(request.constraint)  # computes the budget with the index
+        longest = self._budgets.get(request.constraint.key())
+        return request.max_tokens if longest is None else max(request.max_tokens, longest + 1)
+
     def _constraint_processor(self, constraint: Constraint) -> Any:
         """The outlines logits processor for a constraint, built once (reset before each use)."""
         cache_key = (constraint.kind, constraint.key())
@@ -249,43 +369,47 @@ class TransformersBackend(BatchingBackend):
         if processor is None:
             from outlines_core.json_schema import build_regex_from_schema
 
+            from ._constrained import longest_token_path
+
             if constraint.kind == "regex":
                 assert constraint.pattern is not None
                 regex = constraint.pattern
             else:
                 regex = build_regex_from_schema(json.dumps(constraint.schema_))
             index = regex_index(regex, self._outlines_vocabulary())
+            self._budgets[constraint.key()] = longest_token_path(index, self._vocabulary_eos)
             processor = _eager_processor_class()(index, "torch")
             self._processors[cache_key] = processor
         return processor
 
     def _outlines_vocabulary(self) -> Any:
-        """The token → string map outlines needs, without special tokens other than EOS.
+        """The token → bytes map outlines needs, without special tokens other than EOS.
 
         Special tokens (``<pad>``, ``<image>``...) are left out so a constraint can never emit
-        them: they would be stripped from the decoded text and break the match.
+        them: they would be stripped from the decoded text and break the match. Each token's bytes
+        come from the tokenizer's own decoding and are checked (see ``_constrained``).
         """
         if self._vocabulary is None:
-            from outlines.backends.outlines_core import OutlinesCoreBackend
-            from outlines.models.transformers import TransformerTokenizer
+            from outlines_core import Vocabulary
+
+            from ._constrained import check_token_bytes, token_bytes
 
             tokenizer = self._processor.tokenizer
             eos_id = tokenizer.eos_token_id if tokenizer.eos_token_id is not None else self._eos_ids[0]
-            eos_token = tokenizer.convert_ids_to_tokens(eos_id)
             special = set(tokenizer.all_special_ids) | {
                 token_id
                 for token_id, added in tokenizer.added_tokens_decoder.items()
                 if added.special
             }
             special |= set(self._eos_ids)
-            vocab = {
-                token: token_id
-                for token, token_id in tokenizer.get_vocab().items()
-                if token_id not in special or token_id == eos_id
-            }
-            self._vocabulary = OutlinesCoreBackend.create_outlines_core_vocabulary(
-                vocab, eos_id, eos_token, TransformerTokenizer(tokenizer).convert_token_to_string
-            )
+            table = token_bytes(tokenizer, sorted(set(tokenizer.get_vocab().values()) - special))
+            check_token_bytes(tokenizer, table)
+            vocab: dict[bytes, list[int]] = {}
+            for token_id, data in table.items():
+                if data:  # a token that adds nothing would let the automaton stall
+                    vocab.setdefault(data, []).append(token_id)
+            self._vocabulary = Vocabulary(int(eos_id), vocab)
+            self._vocabulary_eos = int(eos_id)
         return self._vocabulary
 
 
@@ -300,8 +424,9 @@ def regex_index(regex: str, vocabulary: Any) -> Any:
     return Index(f"(?:{regex})$", vocabulary)
 
 
-#: Version of the constrained-decoding semantics; v2: full-match (anchored) regex indices.
-CONSTRAINT_ENGINE = "outlines-core/full-match-v2"
+#: Version of the constrained-decoding semantics; v2: full-match (anchored) regex indices; v3: token
+#: bytes from the tokenizer's own decoding, budgets from the constraint's longest match.
+CONSTRAINT_ENGINE = "outlines-core/full-match-v3"
 
 _EAGER_PROCESSOR_CLASS: Any = None
 
@@ -351,6 +476,31 @@ def _error(message: str) -> Generation:
     return Generation(text="", finish_reason="error", error=message)
 
 
+class _ContextOverflow(Exception):
+    """Some prompts of a batch do not fit the context: their messages (None for the others)."""
+
+    def __init__(self, errors: list[str | None]):
+        super().__init__("context overflow")
+        self.errors = errors
+
+
+def context_error(prompt_tokens: int | str, max_tokens: int, context_length: int) -> str:
+    """Why a request does not fit: it names the prompt's tokens, max_tokens and the context."""
+    return (f"the prompt ({prompt_tokens} tokens) plus max_tokens ({max_tokens}) exceeds the model's "
+            f"context length of {context_length} tokens; shorten the prompt or lower max_tokens")
+
+
+def context_length_of(config: Any, tokenizer: Any) -> int | None:
+    """A model's context window: ``max_position_embeddings`` of its text config (or of itself),
+    else the tokenizer's ``model_max_length`` when it is a real limit (not transformers' 1e30)."""
+    for part in (getattr(config, "text_config", None), config):
+        value = getattr(part, "max_position_embeddings", None)
+        if isinstance(value, int) and value > 0:
+            return value
+    value = getattr(tokenizer, "model_max_length", None)
+    return value if isinstance(value, int) and 0 < value < 10**7 else None
+
+
 def _native_layout(folder: str) -> str:
     """The image layout a model folder declares in ``skillgap.json`` (real MLLMs: ``free``)."""
     card = Path(folder) / "skillgap.json"
@@ -373,18 +523,61 @@ def _folder_digest(folder: str) -> str:
     return "sha256:" + digest.hexdigest()[:16]
 
 
-def _resolve_model(model: str | Path) -> tuple[str, bool]:
-    """Return ``(source, is_local)``; a path-like argument must be a folder with a config.json."""
+def _size_bucket(ref: Any) -> int:
+    """log2 of an image's pixel count, read from its header (no decoding); -1 if unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(ref.read_bytes())) as image:
+            width, height = image.size
+    except Exception:  # the batch reports the unreadable image; here it only needs a key
+        return -1
+    return round(math.log2(max(1, width * height)))
+
+
+def _resolve_model(
+    model: str | Path, *, revision: str | None = None, local_files_only: bool = True
+) -> tuple[str, bool]:
+    """Return ``(source, is_local)``; a path-like argument must be a folder with a config.json.
+
+    With ``local_files_only``, a hub id resolves to its snapshot folder in the local Hugging Face
+    cache without any network call, or fails at once when it is not cached (otherwise loading
+    would retry the hub for minutes on an offline GPU node).
+    """
     text = str(model)
     path = Path(text).expanduser()
-    path_like = isinstance(model, Path) or text.startswith((".", "/", "~")) or path.exists()
-    if not path_like:
-        return text, False
+    if not _path_like(model):
+        if not local_files_only:
+            return text, False
+        return _cached_snapshot(text, revision), True
     if not path.is_dir():
         raise ValueError(f"model folder not found: {path}")
     if not (path / "config.json").is_file():
         raise ValueError(f"model folder {path} has no config.json (not a save_pretrained folder)")
     return str(path.resolve()), True
+
+
+def _path_like(model: str | Path) -> bool:
+    text = str(model)
+    return isinstance(model, Path) or text.startswith((".", "/", "~")) or Path(text).expanduser().exists()
+
+
+def _cached_snapshot(repo_id: str, revision: str | None) -> str:
+    """The local snapshot folder of a hub model, from the cache alone; a clear error if absent."""
+    from huggingface_hub import try_to_load_from_cache
+    from huggingface_hub.constants import HF_HUB_CACHE
+
+    try:
+        found = try_to_load_from_cache(repo_id, "config.json", revision=revision)
+    except ValueError as exc:  # not a valid repo id either
+        raise ValueError(f"model {repo_id!r} is neither a folder nor a hub id: {exc}") from None
+    if not isinstance(found, str):
+        raise ValueError(
+            f"model {repo_id!r} is not in the local Hugging Face cache ({HF_HUB_CACHE}) and skillgap "
+            f"does not download models by default; fetch it where there is network "
+            f"(`hf download {repo_id}`, then copy the cache or set HF_HOME), or pass a local folder"
+        )
+    return str(Path(found).parent)
 
 
 __all__ = ["TransformersBackend"]
