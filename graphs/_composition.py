@@ -6,18 +6,24 @@ The direct and chain-of-thought skills are derived from the two skills, never wr
 from __future__ import annotations
 
 import re
+import string
 from dataclasses import dataclass
 from functools import cache
 from typing import Any, ClassVar, Self
 
 from ..skills._formats import TextFormat
+from ..skills._outputs import text_format, type_name, unwrap, wrap
 from ..skills._skill import Skill
 
 ANSWER_LINE = "Answer: "
 
 
 class ChainOfThought(TextFormat):
-    """A reasoning line (the intermediate's text form), then a fixed ``Answer: ...`` line."""
+    """A reasoning line (the intermediate's text form), then a fixed ``Answer: ...`` line.
+
+    ``answer`` holds the textual skill's output as that skill gives it (a plain ``int`` for a
+    skill declared ``-> int``, a ``Number`` for one declared ``-> Number``).
+    """
 
     reasoning_type: ClassVar[type[TextFormat]]
     answer_type: ClassVar[type[TextFormat]]
@@ -31,14 +37,15 @@ class ChainOfThought(TextFormat):
         if not sep:
             raise ValueError(f"no {ANSWER_LINE.strip()!r} line in {text.strip()!r}")
         answer = cls.answer_type.parse(tail.strip().splitlines()[0] if tail.strip() else "")
-        return cls(reasoning=head.strip(), answer=answer)
+        return cls(reasoning=head.strip(), answer=unwrap(answer))
 
     def render(self) -> str:
-        return f"{self.reasoning}\n{ANSWER_LINE}{self.answer.render()}"
+        return f"{self.reasoning}\n{ANSWER_LINE}{wrap(self.answer_type, self.answer).render()}"
 
-    def parsed_reasoning(self) -> TextFormat | None:
+    def parsed_reasoning(self) -> Any:
+        """The reasoning line as the visual skill's output (None when it does not parse)."""
         try:
-            return self.reasoning_type.parse(self.reasoning)
+            return unwrap(self.reasoning_type.parse(self.reasoning))
         except ValueError:
             return None
 
@@ -61,6 +68,22 @@ def chain_of_thought_type(
 
 def _lower_first(text: str) -> str:
     return text[:1].lower() + text[1:]
+
+
+def _name_inputs(template: str, names: dict[str, str]) -> str:
+    """``template`` with the placeholders in ``names`` replaced by plain words and every other
+    placeholder (and escaped brace) kept, so the result is still a format template."""
+    out = []
+    for literal, field, spec, conversion in string.Formatter().parse(template):
+        out.append(literal.replace("{", "{{").replace("}", "}}"))
+        if field is None:
+            continue
+        if field in names:
+            out.append(names[field].replace("{", "{{").replace("}", "}}"))
+        else:
+            out.append("{" + field + (f"!{conversion}" if conversion else "")
+                       + (f":{spec}" if spec else "") + "}")
+    return "".join(out)
 
 
 @dataclass(frozen=True)
@@ -114,18 +137,24 @@ class Composition:
         return _derived(self, "direct", self.question, self.textual.output, self.textual.max_tokens)
 
     def cot_skill(self) -> Skill:
-        """One call told to apply both skills in turn and end with a fixed answer line."""
-        if not (
-            issubclass(self.visual.output, TextFormat) and issubclass(self.textual.output, TextFormat)
-        ):
+        """One call told to apply both skills in turn and end with a fixed answer line.
+
+        The textual skill's instruction may name its bound input (``{objects}``): in one call
+        there is no such input (the model produces it in its reasoning line), so it is named in
+        words (``the objects``).
+        """
+        reasoning, answer = text_format(self.visual.output), text_format(self.textual.output)
+        if reasoning is None or answer is None:
             raise TypeError(
                 f"composition {self.name!r}: chain-of-thought needs text-form outputs "
-                f"(got {self.visual.output.__name__}, {self.textual.output.__name__})"
+                f"(a JSON output cannot share a line-based answer format; "
+                f"got {type_name(self.visual.output)}, {type_name(self.textual.output)})"
             )
-        output = chain_of_thought_type(self.visual.output, self.textual.output)
+        output = chain_of_thought_type(reasoning, answer)
+        then = _name_inputs(self.textual.instruction, {self.bind: f"the {self.bind.replace('_', ' ')}"})
         steps = (
             f"{self.question} First {_lower_first(self.visual.instruction)} "
-            f"Then {_lower_first(self.textual.instruction)}"
+            f"Then {_lower_first(then)}"
         )
         budget = self.visual.max_tokens + len(ANSWER_LINE) + 1 + self.textual.max_tokens
         return _derived(self, "cot", steps, output, budget)

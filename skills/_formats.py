@@ -7,6 +7,7 @@ part of the type, so a cascaded chain and a gold label speak the same language.
 
 from __future__ import annotations
 
+import enum
 import re
 from typing import Any, ClassVar, Self
 
@@ -14,7 +15,25 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 
 class TextFormat(BaseModel):
-    """Base class of skill outputs that read and write a one-line text form."""
+    """Base class of skill outputs that read and write a one-line text form.
+
+    Write your own by subclassing: set ``pattern`` (a bounded regex of the whole text form: it is
+    the decoding constraint) and ``format_hint`` (one line for the prompt), and define
+    ``from_text`` (text that matched the pattern -> value) and ``render`` (value -> text).
+
+    Example:
+        >>> class Colour(TextFormat):
+        ...     pattern: ClassVar[str] = "(?:red|green|blue)"
+        ...     format_hint: ClassVar[str] = "Answer with one colour: red, green or blue."
+        ...     name: str
+        ...     @classmethod
+        ...     def from_text(cls, text: str) -> "Colour":
+        ...         return cls(name=text)
+        ...     def render(self) -> str:
+        ...         return self.name
+        >>> Colour.parse(" blue ").name
+        'blue'
+    """
 
     model_config = ConfigDict(frozen=True)
 
@@ -29,11 +48,16 @@ class TextFormat(BaseModel):
         stripped = text.strip()
         if not re.fullmatch(cls.pattern, stripped):
             raise ValueError(f"{stripped!r} does not match {cls.__name__} pattern {cls.pattern}")
-        return cls._from_text(stripped)
+        return cls.from_text(stripped)
+
+    @classmethod
+    def from_text(cls, text: str) -> Self:
+        """Build the value from text that matched ``pattern`` (raise ``ValueError`` if it cannot)."""
+        return cls._from_text(text)  # formats written before from_text was public
 
     @classmethod
     def _from_text(cls, text: str) -> Self:
-        raise NotImplementedError
+        raise NotImplementedError(f"{cls.__name__} must define from_text(cls, text)")
 
     def render(self) -> str:
         raise NotImplementedError
@@ -50,7 +74,7 @@ class Number(TextFormat):
     value: int
 
     @classmethod
-    def _from_text(cls, text: str) -> Self:
+    def from_text(cls, text: str) -> Self:
         return cls(value=int(text))
 
     def render(self) -> str:
@@ -76,7 +100,7 @@ class Expression(TextFormat):
         return value
 
     @classmethod
-    def _from_text(cls, text: str) -> Self:
+    def from_text(cls, text: str) -> Self:
         return cls(text=text)
 
     def render(self) -> str:
@@ -150,7 +174,7 @@ class ObjectList(TextFormat):
     objects: tuple[Shape, ...] = Field(min_length=1, max_length=9)
 
     @classmethod
-    def _from_text(cls, text: str) -> Self:
+    def from_text(cls, text: str) -> Self:
         return cls(objects=tuple(Shape(colour=code[0], shape=code[1]) for code in text.split()))
 
     @classmethod
@@ -205,7 +229,7 @@ class CardHand(TextFormat):
     cards: tuple[Card, ...] = Field(min_length=1, max_length=6)
 
     @classmethod
-    def _from_text(cls, text: str) -> Self:
+    def from_text(cls, text: str) -> Self:
         return cls(cards=tuple(Card(rank=code[0], suit=code[1]) for code in text.split()))
 
     def render(self) -> str:
@@ -226,4 +250,10 @@ def render_value(value: Any) -> str:
         return value.render()
     if isinstance(value, BaseModel):
         return value.model_dump_json()
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    if isinstance(value, bool):  # as boolean skill outputs are written
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        return ", ".join(render_value(item) for item in value)
     return str(value)

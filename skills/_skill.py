@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError, create_model
 
 from ..backends._types import Constraint, GenerationRequest, ImagePart, ImageRef, Message, TextPart
 from ._formats import TextFormat, render_value
+from ._outputs import SUPPORTED, check_output_type, is_supported_output, text_format, type_name, unwrap
 
 #: The type of an image input of a skill.
 Image = ImageRef
@@ -40,10 +41,7 @@ def _title(name: str) -> str:
     return name.replace("_", " ").capitalize()
 
 
-def _type_name(tp: Any) -> str:
-    if typing.get_origin(tp) is Literal:
-        return "Literal[" + ", ".join(map(repr, typing.get_args(tp))) + "]"
-    return getattr(tp, "__name__", None) or str(tp).replace("typing.", "")
+_type_name = type_name
 
 
 @dataclass(frozen=True)
@@ -52,7 +50,8 @@ class Skill:
 
     The prompt lists the instruction, the output's format hint and the text inputs (inputs named in
     the instruction as ``{name}`` are filled in place), then the images; the decoding constraint
-    and the parser come from the output type.
+    and the parser come from the output type (see :mod:`skillgap.skills._outputs` for the
+    supported types). Types are checked here, when the skill is declared.
     """
 
     name: str
@@ -68,6 +67,11 @@ class Skill:
             raise ValueError(f"skill {self.name!r} needs at least one input")
         if not re.fullmatch(r"[A-Za-z_][\w.\-\[\]]*", self.name):
             raise ValueError(f"skill name {self.name!r} must be an identifier-like string")
+        check_output_type(self.output, f"skill {self.name!r} output")
+        for name, tp in self.inputs.items():
+            if tp is not ImageRef and not is_supported_output(tp):
+                raise TypeError(f"skill {self.name!r} input {name!r}: unsupported type "
+                                f"{type_name(tp)}; use Image, {SUPPORTED}")
         for placeholder in _placeholders(self.instruction):
             if placeholder not in self.inputs:
                 raise ValueError(
@@ -94,19 +98,25 @@ class Skill:
     def input_model(self) -> type[BaseModel]:
         return self._input_model
 
+    @property
+    def text_format(self) -> type[TextFormat] | None:
+        """The output's text format (generated for plain values); None for JSON outputs."""
+        return text_format(self.output)
+
     def constraint(self) -> Constraint:
-        """Bounded regex for text-form outputs, JSON schema for other pydantic outputs."""
-        if issubclass(self.output, TextFormat):
-            return Constraint(kind="regex", pattern=self.output.pattern)
-        if issubclass(self.output, BaseModel):
-            return Constraint(kind="json_schema", schema=self.output.model_json_schema())
-        raise TypeError(f"skill {self.name!r}: unsupported output type {self.output!r}")
+        """Bounded regex for text-form and plain outputs, JSON schema for other pydantic outputs."""
+        form = self.text_format
+        if form is not None:
+            return Constraint(kind="regex", pattern=form.pattern)
+        return Constraint(kind="json_schema",
+                          schema=cast(type[BaseModel], self.output).model_json_schema())
 
     def parse(self, text: str) -> Any:
         """The typed output, or a ``ParseFailure`` carrying the raw text and the reason."""
         try:
-            if issubclass(self.output, TextFormat):
-                return self.output.parse(text)
+            form = self.text_format
+            if form is not None:
+                return unwrap(form.parse(text))
             return cast(type[BaseModel], self.output).model_validate_json(text)
         except (ValueError, ValidationError) as exc:
             reason = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
@@ -148,7 +158,8 @@ class Skill:
         text = self.instruction.format(
             **{name: render_value(getattr(checked, name)) for name in named}
         )
-        hint = getattr(self.output, "format_hint", "")
+        form = self.text_format
+        hint = form.format_hint if form is not None else ""
         lines = [f"{text} {hint}".strip()]
         for name in self.inputs:
             if name not in named and name not in self.image_inputs:
@@ -218,14 +229,31 @@ _REGISTRY: dict[str, Skill] = {}
 
 
 def register(skill: Skill) -> Skill:
-    """Add a skill to the registry that graphs look names up in."""
+    """Add a skill to the registry that graphs look names up in.
+
+    Declaring the same skill again (re-running a notebook cell, re-importing a file) replaces it;
+    a different skill under a registered name is refused.
+    """
     known = _REGISTRY.get(skill.name)
-    if known is not None and known != skill:
+    if known is not None and _identity(known) != _identity(skill):
         raise ValueError(
-            f"a different skill named {skill.name!r} is already registered; pick another name"
+            f"a different skill named {skill.name!r} is already registered "
+            f"({known.signature()}: {known.instruction!r}); pick another name, or declare it "
+            "with @skill(register=False) to use it without registering"
         )
     _REGISTRY[skill.name] = skill
     return skill
+
+
+def _identity(skill: Skill) -> tuple[Any, ...]:
+    # Types by module and qualified name: a class re-created by re-running its cell is the same.
+    def key(tp: Any) -> Any:
+        if isinstance(tp, type):
+            return (tp.__module__, tp.__qualname__)
+        return repr(tp)
+
+    return (skill.name, tuple((n, key(t)) for n, t in skill.inputs.items()), key(skill.output),
+            skill.instruction, skill.max_tokens)
 
 
 def get_skill(name: str) -> Skill:

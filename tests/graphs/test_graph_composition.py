@@ -156,7 +156,7 @@ def test_cot_parse_failure_without_a_valid_answer_line(text: str) -> None:
 def test_cot_on_json_output_skill_is_a_type_error() -> None:
     comp = Composition("summary", list_objects, summarise_objects, "Summarise the image.")
     assert comp.direct_skill().output is Summary
-    with pytest.raises(TypeError, match=r"'summary'.*text-form outputs \(got ObjectList, Summary\)"):
+    with pytest.raises(TypeError, match=r"'summary'.*text-form outputs .*got ObjectList, Summary\)"):
         comp.cot_skill()
 
 
