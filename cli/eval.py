@@ -106,6 +106,12 @@ def _eval(args: argparse.Namespace) -> int:
         print(f"traces sent to {trace_config.target()}{failed}")
         if trace_config.path is not None:
             print(f"summarize them with: skillgap trace summarize {trace_config.path}")
+        from ..telemetry._phoenix import read_trace_note
+
+        note = read_trace_note(out)
+        if note is not None and note.phoenix_url:
+            print(f"in Phoenix: {note.phoenix_url}, session {note.run_id} "
+                  f"({note.annotated} scores posted as annotations)")
     if summary.error_rate > args.max_error_rate:  # failures must not pass for a finished eval
         print(f"skillgap: error: {summary.error_rate:.0%} of the calls failed ({summary.errors} of "
               f"{summary.attempted}), more than --max-error-rate {args.max_error_rate:g}; "
@@ -165,7 +171,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument("--trace", default=None, metavar="TARGET",
                     help="trace the run with OpenTelemetry: none (default, or $SKILLGAP_TRACE), "
                          "console, otlp (OTLP/HTTP; honours OTEL_EXPORTER_OTLP_*), otlp:URL, "
-                         "or jsonl:PATH (one span per line)")
+                         "phoenix[:URL] (OTLP to Phoenix, scores posted as annotations; a plain "
+                         "otlp:URL that is Phoenix gets them too), or jsonl:PATH (one span per line)")
     ev.add_argument("--trace-project", default=None, metavar="NAME",
                     help="Phoenix project of the spans (default $PHOENIX_PROJECT_NAME or skillgap)")
     ev.add_argument("--trace-redact-images", action="store_true",

@@ -173,8 +173,10 @@ async def run_samples(
     log: RecordLog,
     config: EvalConfig,
     progress: Any = None,
+    run: spans.RunTrace | None = None,
 ) -> None:
-    """Run every missing (sample, step) pair; records are appended as each finishes."""
+    """Run every missing (sample, step) pair; records are appended as each finishes. With
+    ``run`` (tracing on), each pair is a trace of its own, linked to the run's."""
     done = log.done()
     graphs = {task: _graphs(task, config) for task in {sample.task for sample in samples}}
     gate = asyncio.Semaphore(config.concurrency)
@@ -195,16 +197,14 @@ async def run_samples(
         except GraphInputError as exc:  # a bad sample is recorded, the run goes on
             failed = [_failed(sample, step, f"bad input: {exc}")]
             return failed + (await attempt(sample, "visual") if wants_visual else [])
-        with spans.score_span(step) as scoring:
-            records = [score(sample, step, result)]
-            if wants_visual:
-                records.append(_visual_from_cascaded(sample, result))
-            spans.record_evaluations(scoring, records)
-        return records
+        records = [score(sample, step, result)]
+        if wants_visual:
+            records.append(_visual_from_cascaded(sample, result))
+        return spans.score_records(step, records)
 
     async def one(sample: Sample, step: str) -> None:
         async with gate:
-            with spans.sample_span(sample.task, sample.id, step, sample.question) as span:
+            with spans.sample_span(sample, step, _inputs(sample, step), run) as span:
                 records = spans.finish_sample(span, await attempt(sample, step))
             for record in records:
                 log.append(record)
@@ -322,10 +322,12 @@ def run_eval(
         record_bad_rows(errors, log, config)
         from tqdm.auto import tqdm
 
-        with spans.run_span(config.model_dump(), backend.describe()), tqdm(
+        with spans.run_span(config.model_dump(), backend.describe(), run_id=spans.run_id(out),
+                            out=out) as run, tqdm(
             total=total, initial=len(log.done()), desc="eval", unit="pair", disable=not show_progress
         ) as bar:
-            asyncio.run(run_samples(good, backend, log, config, bar))
+            asyncio.run(run_samples(good, backend, log, config, bar, run))
+            run.finish(log.records)
     finally:
         log.close()
     model = str(backend.describe().get("model"))

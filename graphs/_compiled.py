@@ -276,6 +276,7 @@ class CompiledGraph(GraphRunner):
                     return _done(node, skill.name, error=f"skipped: input {param!r} from node "
                                  f"{source!r} failed", skipped=True)
                 values[param] = upstream.output
+            spans.node_input(values)
             request = skill.request(
                 values,
                 constrained=context.constrained,

@@ -15,7 +15,8 @@ class TraceConfig(BaseModel):
 
     ``exporter`` is ``none`` (spans are not recorded at all), ``console`` (printed as they end),
     ``otlp`` (OTLP over HTTP; ``endpoint`` or the standard ``OTEL_EXPORTER_OTLP_*`` variables say
-    where) or ``jsonl`` (one span per line in ``path``, no server needed).
+    where; the spec ``phoenix:URL`` is OTLP to a Phoenix server, see ``phoenix``) or ``jsonl``
+    (one span per line in ``path``, no server needed).
 
     Example:
         >>> TraceConfig.parse("jsonl:runs/traces.jsonl").path
@@ -30,6 +31,9 @@ class TraceConfig(BaseModel):
     #: ``OTEL_EXPORTER_OTLP_ENDPOINT`` / ``OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`` variables, else
     #: ``http://localhost:4318``.
     endpoint: str | None = None
+    #: Post each sample's score to Phoenix as a span annotation when the run ends: None asks the
+    #: OTLP endpoint whether it is Phoenix (``GET /arize_phoenix_version``), True always, False never.
+    phoenix: bool | None = None
     #: ``service.name``; None: ``OTEL_SERVICE_NAME``, else "skillgap".
     service_name: str | None = None
     #: The Phoenix project (resource attribute ``openinference.project.name``); None:
@@ -56,7 +60,8 @@ class TraceConfig(BaseModel):
     @classmethod
     def parse(cls, spec: str | None, **settings: Any) -> TraceConfig:
         """Build a config from a ``--trace`` spec: ``none``, ``console``, ``otlp``,
-        ``otlp:URL`` or ``jsonl:PATH``; ``settings`` fill the other fields."""
+        ``otlp:URL``, ``phoenix`` (``http://127.0.0.1:6006``), ``phoenix:URL`` or ``jsonl:PATH``;
+        ``settings`` fill the other fields."""
         spec = (spec or "none").strip()
         kind, _, rest = spec.partition(":")
         if kind == "none" and not rest:
@@ -65,16 +70,22 @@ class TraceConfig(BaseModel):
             return cls(exporter="console", **settings)
         if kind == "otlp":
             return cls(exporter="otlp", endpoint=rest or None, **settings)
+        if kind == "phoenix":
+            return cls(exporter="otlp", endpoint=rest or "http://127.0.0.1:6006", phoenix=True,
+                       **settings)
         if kind == "jsonl" and rest:
             return cls(exporter="jsonl", path=Path(rest).expanduser(), **settings)
         raise ValueError(
-            f"unknown trace target {spec!r}; use none, console, otlp, otlp:URL or jsonl:PATH"
+            f"unknown trace target {spec!r}; use none, console, otlp, otlp:URL, phoenix, "
+            "phoenix:URL or jsonl:PATH"
         )
 
     def target(self) -> str:
         """Where spans go, in words (for messages)."""
         if self.exporter == "jsonl":
             return f"jsonl:{self.path}"
+        if self.exporter == "otlp" and self.phoenix and self.endpoint:
+            return f"phoenix:{self.endpoint}"
         if self.exporter == "otlp":
             return f"otlp:{self.endpoint or 'OTEL_EXPORTER_OTLP_* / localhost:4318'}"
         return self.exporter

@@ -211,10 +211,15 @@ class Tracing:
         self.shutdown()
 
 
+def project_name(config: TraceConfig) -> str:
+    """The Phoenix project the spans go to."""
+    return config.project_name or os.environ.get("PHOENIX_PROJECT_NAME") or "skillgap"
+
+
 def _resource(config: TraceConfig) -> Resource:
     service = config.service_name or os.environ.get("OTEL_SERVICE_NAME") or "skillgap"
-    project = config.project_name or os.environ.get("PHOENIX_PROJECT_NAME") or "skillgap"
-    return Resource.create({"service.name": service, "openinference.project.name": project})
+    return Resource.create({"service.name": service,
+                            "openinference.project.name": project_name(config)})
 
 
 def _otlp_url(config: TraceConfig, signal: str) -> str | None:
@@ -265,7 +270,7 @@ def configure_tracing(
     """Send skillgap's spans (and GenAI client metrics) somewhere; returns a handle to shut down.
 
     ``config`` is a :class:`TraceConfig` or a ``--trace`` spec (``none``, ``console``, ``otlp``,
-    ``otlp:URL``, ``jsonl:PATH``). ``exporter`` overrides the config's (tests pass an
+    ``otlp:URL``, ``phoenix[:URL]``, ``jsonl:PATH``). ``exporter`` overrides the config's (tests pass an
     ``InMemorySpanExporter``); ``metric_reader`` likewise for metrics. A previous configuration is
     shut down first.
 

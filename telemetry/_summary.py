@@ -1,4 +1,8 @@
-"""``skillgap trace summarize``: model calls per strategy and skill, latency percentiles, tokens."""
+"""``skillgap trace summarize``: model calls per strategy and skill, latency percentiles, tokens.
+
+Cache hits are counted apart: a look-up of a few microseconds is not a model call, and mixed in it
+would drag every latency percentile down (and count tokens no model spent).
+"""
 
 from __future__ import annotations
 
@@ -14,11 +18,16 @@ GRAPH_ROW = "(graph)"
 
 @dataclass
 class CallStats:
-    """Calls of one skill within one strategy (or, for ``skill == "(graph)"``, whole graph runs)."""
+    """Calls of one skill within one strategy (or, for ``skill == "(graph)"``, whole graph runs).
+
+    ``latencies_s``, ``errors`` and the tokens are those of calls that reached the model;
+    ``cache_hits`` counts the calls answered from the call cache.
+    """
 
     strategy: str
     skill: str
     latencies_s: list[float] = field(default_factory=list)
+    cache_hits: int = 0
     errors: int = 0
     input_tokens: int = 0
     output_tokens: int = 0
@@ -42,8 +51,8 @@ def _strategy(span: SpanRecord) -> str:
 
 
 def summarize_spans(spans: Iterable[SpanRecord]) -> list[CallStats]:
-    """Group model-call spans (OpenInference kind LLM) by strategy and skill, and graph spans by
-    strategy; rows sorted by strategy, graph row first."""
+    """Group model-call spans (OpenInference kind LLM) by strategy and skill, cache hits apart,
+    and graph spans by strategy; rows sorted by strategy, graph row first."""
     rows: dict[tuple[str, str], CallStats] = {}
     for span in spans:
         kind = span.attributes.get("openinference.span.kind")
@@ -55,6 +64,9 @@ def summarize_spans(spans: Iterable[SpanRecord]) -> list[CallStats]:
             continue
         key = (_strategy(span), skill)
         stats = rows.setdefault(key, CallStats(*key))
+        if span.attributes.get("skillgap.cached") is True:
+            stats.cache_hits += 1
+            continue
         stats.latencies_s.append(span.duration_s)
         stats.errors += span.status.code == "ERROR"
         stats.input_tokens += int(span.attributes.get("gen_ai.usage.input_tokens", 0))
@@ -64,11 +76,11 @@ def summarize_spans(spans: Iterable[SpanRecord]) -> list[CallStats]:
 
 def format_summary(rows: list[CallStats]) -> str:
     """A fixed-width table of :func:`summarize_spans` rows."""
-    header = ("strategy", "skill", "calls", "errors", "p50 ms", "p90 ms", "p99 ms",
-              "in tokens", "out tokens")
+    header = ("strategy", "skill", "calls", "cache hits", "errors", "p50 ms", "p90 ms",
+              "p99 ms", "in tokens", "out tokens")
     lines = [header] + [
-        (row.strategy, row.skill, str(row.calls), str(row.errors),
-         *(f"{row.percentile_ms(q):.1f}" for q in (50, 90, 99)),
+        (row.strategy, row.skill, str(row.calls), str(row.cache_hits), str(row.errors),
+         *(f"{row.percentile_ms(q):.1f}" if row.calls else "–" for q in (50, 90, 99)),
          str(row.input_tokens), str(row.output_tokens))
         for row in rows
     ]
@@ -87,4 +99,8 @@ def summarize_trace(path: str | Path) -> str:
     if not rows:
         return f"{path}: {len(spans)} spans, none of them a model call or a graph run"
     calls = sum(row.calls for row in rows if row.skill != GRAPH_ROW)
-    return format_summary(rows) + f"\n{len(spans)} spans, {calls} model calls"
+    hits = sum(row.cache_hits for row in rows)
+    footer = f"{len(spans)} spans, {calls} model calls"
+    if hits:
+        footer += f", {hits} cache hits (not in the latencies or tokens)"
+    return format_summary(rows) + "\n" + footer

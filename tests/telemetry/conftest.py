@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 # The eval tests' perfect-reading mock model, shared rather than copied.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "evals"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
 
 from telemetry_helpers import Traced, tracing_into_memory
 

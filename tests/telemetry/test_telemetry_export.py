@@ -37,6 +37,11 @@ def test_trace_specs() -> None:
     assert TraceConfig.parse("otlp:http://127.0.0.1:6006").endpoint == "http://127.0.0.1:6006"
     jsonl = TraceConfig.parse("jsonl:runs/t.jsonl", redact_images=True)
     assert jsonl.path == Path("runs/t.jsonl") and jsonl.redact_images
+    phoenix = TraceConfig.parse("phoenix:http://127.0.0.1:6006/")
+    assert (phoenix.exporter, phoenix.endpoint, phoenix.phoenix) == (
+        "otlp", "http://127.0.0.1:6006/", True)
+    assert TraceConfig.parse("phoenix").endpoint == "http://127.0.0.1:6006"
+    assert TraceConfig.parse("otlp:http://x:4318").phoenix is None  # asked at the end of a run
     for bad in ("jsonl", "jsonl:", "zipkin", "console:x"):
         with pytest.raises(ValueError, match="trace"):
             TraceConfig.parse(bad)
@@ -72,15 +77,20 @@ def _span(name: str, ms: float, **attributes: object) -> SpanRecord:
                       end_time=start + timedelta(milliseconds=ms), attributes=attributes)
 
 
-def _call(strategy: str, skill: str, ms: float, tokens: tuple[int, int]) -> SpanRecord:
+def _call(strategy: str, skill: str, ms: float, tokens: tuple[int, int],
+          cached: bool = False) -> SpanRecord:
     return _span("chat m", ms, **{"openinference.span.kind": "LLM", "skillgap.strategy": strategy,
                                   "skillgap.skill": skill, "gen_ai.usage.input_tokens": tokens[0],
-                                  "gen_ai.usage.output_tokens": tokens[1]})
+                                  "gen_ai.usage.output_tokens": tokens[1],
+                                  "skillgap.cached": cached})
 
 
 def test_trace_summarize_on_a_known_file(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     spans = [_call("cascaded", "read_expression", ms, (10, 3)) for ms in (40, 10, 30, 20)]
     spans += [_call("cascaded", "solve_expression", 5, (8, 1)), _call("direct", "x.direct", 50, (12, 2))]
+    # Cache hits (a look-up of a tenth of a millisecond) must not drag the latencies down.
+    spans += [_call("cascaded", "read_expression", 0.1, (10, 3), cached=True) for _ in range(5)]
+    spans += [_call("direct", "y.direct", 0.1, (12, 2), cached=True)]
     spans += [_span("graph cascaded", 70, **{"skillgap.graph": "cascaded"}),
               _span("sample", 80, **{"skillgap.strategy": "cascaded"})]
     spans[4].status.code = "ERROR"
@@ -89,19 +99,21 @@ def test_trace_summarize_on_a_known_file(tmp_path: Path, capsys: pytest.CaptureF
 
     rows = {(row.strategy, row.skill): row for row in summarize_spans(read_spans(path))}
     assert list(rows) == [("cascaded", "(graph)"), ("cascaded", "read_expression"),
-                          ("cascaded", "solve_expression"), ("direct", "x.direct")]
+                          ("cascaded", "solve_expression"), ("direct", "x.direct"),
+                          ("direct", "y.direct")]
     read = rows["cascaded", "read_expression"]
-    assert (read.calls, read.input_tokens, read.output_tokens) == (4, 40, 12)
+    assert (read.calls, read.cache_hits, read.input_tokens, read.output_tokens) == (4, 5, 40, 12)
     assert [round(read.percentile_ms(q), 3) for q in (50, 90, 99)] == [20.0, 40.0, 40.0]
     assert rows["cascaded", "solve_expression"].errors == 1
 
     assert main(["trace", "summarize", str(path)]) == 0
     out = capsys.readouterr().out.splitlines()
-    assert out[0].split() == ["strategy", "skill", "calls", "errors", "p50", "ms", "p90", "ms",
-                              "p99", "ms", "in", "tokens", "out", "tokens"]
-    assert out[2].split() == ["cascaded", "read_expression", "4", "0", "20.0", "40.0", "40.0",
+    assert out[0].split() == ["strategy", "skill", "calls", "cache", "hits", "errors", "p50", "ms",
+                              "p90", "ms", "p99", "ms", "in", "tokens", "out", "tokens"]
+    assert out[2].split() == ["cascaded", "read_expression", "4", "5", "0", "20.0", "40.0", "40.0",
                               "40", "12"]
-    assert out[-1] == "8 spans, 6 model calls"
+    assert out[5].split() == ["direct", "y.direct", "0", "1", "0", "–", "–", "–", "0", "0"]
+    assert out[-1] == "14 spans, 6 model calls, 6 cache hits (not in the latencies or tokens)"
 
 
 def test_cli_eval_writes_a_jsonl_trace_that_joins_the_run_log(tmp_path: Path,
@@ -114,7 +126,10 @@ def test_cli_eval_writes_a_jsonl_trace_that_joins_the_run_log(tmp_path: Path,
     assert f"skillgap trace summarize {trace_file}" in capsys.readouterr().out
     spans = {span.span_id: span for span in read_spans(trace_file)}
     records = read_records(tmp_path / "run")
-    assert records and all(spans[r.span_id].name == "sample" for r in records)
+    assert records and all(spans[r.span_id].name == f"sample {r.sample_id} · {r.strategy}"
+                           for r in records if r.strategy != "visual")
+    note = json.loads((tmp_path / "run" / "trace.json").read_text())
+    assert note["target"] == f"jsonl:{trace_file}" and note["phoenix_url"] is None
     assert "data:image" not in trace_file.read_text()
     assert main(["trace", "summarize", str(trace_file)]) == 0
     assert "counting.direct" in capsys.readouterr().out

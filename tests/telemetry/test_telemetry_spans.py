@@ -3,6 +3,9 @@ redaction, metrics, and nesting of spans that other code opens with the "skillga
 
 from __future__ import annotations
 
+import asyncio
+import json
+import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
@@ -57,27 +60,66 @@ def traced_eval(traced: Traced, samples: list, out: Path) -> tuple[Tree, list]:
     return Tree(traced.spans()), read_records(out)
 
 
-def test_one_root_per_run_and_every_record_joins_its_sample_span(
+def test_one_trace_per_sample_and_strategy_in_the_runs_session(
         traced: Traced, samples: list, tmp_path: Path) -> None:
     tree, records = traced_eval(traced, samples, tmp_path)
-    (root,) = tree.children[None]
-    assert root.name == "eval run" and kind(root) == "CHAIN"
-    assert root.attributes["gen_ai.provider.name"] == "mock"
-    sample_spans = tree.kids(root)
-    assert {span.name for span in sample_spans} == {"sample"}
-    # The visual skill rides on the cascaded run: one sample span fewer than records.
-    assert len(sample_spans) == len(records) - len(CONFIG.tasks)
+    roots = tree.children[None]
+    (run,) = [span for span in roots if span.name.startswith("eval run ")]
+    assert kind(run) == "CHAIN" and run.attributes["gen_ai.provider.name"] == "mock"
+    session = run.attributes["session.id"]
+    assert session == run.attributes["skillgap.run_id"] and run.name == f"eval run {session}"
+    assert not tree.kids(run)  # a short trace: the samples are traces of their own
+    output = json.loads(str(run.attributes["output.value"]))
+    for strategy in CONFIG.steps():
+        mine = [r for r in records if r.strategy == strategy]
+        assert output["accuracy"][strategy] == pytest.approx(sum(r.correct for r in mine) / len(mine))
+    sample_roots = [span for span in roots if span is not run]
+    # The visual skill rides on the cascaded run: one trace fewer per task than records.
+    assert len(sample_roots) == len(records) - len(CONFIG.tasks)
+    assert len({span.context.trace_id for span in roots}) == len(roots)
+    for span in sample_roots:
+        assert span.attributes["session.id"] == session
+        assert [link.context.span_id for link in span.links] == [run.context.span_id]
     for record in records:
         span = tree.by_id[int(record.span_id, 16)]
-        assert record.trace_id == f"{root.context.trace_id:032x}"
-        assert span.name == "sample" and span.attributes["skillgap.sample_id"] == record.sample_id
-        expected = "cascaded" if record.strategy == "visual" else record.strategy
-        assert span.attributes["skillgap.strategy"] == expected
-        results = {event.attributes["skillgap.strategy"]: event.attributes
-                   for event in span.events if event.name == "gen_ai.evaluation.result"}
-        assert results[record.strategy]["gen_ai.evaluation.score.value"] == float(record.correct)
-        assert results[record.strategy]["gen_ai.evaluation.score.label"] == (
-            "correct" if record.correct else "incorrect")
+        assert record.trace_id == f"{span.context.trace_id:032x}"
+        if record.strategy == "visual":  # judged inside the cascaded trace, on its own score span
+            assert span.name == "score visual" and kind(span) == "EVALUATOR"
+            assert tree.by_id[span.parent.span_id].name == f"sample {record.sample_id} · cascaded"
+        else:
+            assert span.name == f"sample {record.sample_id} · {record.strategy}"
+            assert span.parent is None
+        verdict = "correct" if record.correct else "incorrect"
+        assert span.attributes["gen_ai.evaluation.score.value"] == float(record.correct)
+        assert span.attributes["gen_ai.evaluation.score.label"] == verdict
+        assert record.gold in str(span.attributes["gen_ai.evaluation.explanation"])
+
+
+def test_sample_spans_read_like_the_eval(traced: Traced, samples: list, tmp_path: Path) -> None:
+    tree, records = traced_eval(traced, samples, tmp_path)
+    for record in (r for r in records if r.strategy != "visual"):
+        span = tree.by_id[int(record.span_id, 16)]
+        verdict = "correct" if record.correct else "incorrect"
+        metadata = json.loads(str(span.attributes["metadata"]))
+        assert metadata == {"task": record.task, "sample_id": record.sample_id,
+                            "strategy": record.strategy, "gold": record.gold,
+                            "correct": record.correct, "verdict": verdict,
+                            "difficulty": record.difficulty}
+        assert list(span.attributes["tag.tags"]) == [record.task, record.strategy, verdict]
+        assert json.loads(str(span.attributes["output.value"])) == {
+            "prediction": record.prediction, "gold": record.gold, "verdict": verdict}
+        shown = json.loads(str(span.attributes["input.value"]))
+        assert shown["question"]
+        if record.strategy == "textual":  # the skill alone, on the gold intermediate
+            assert record.gold_intermediate in shown.values()
+        else:
+            assert shown["image"].startswith("data:image/png;base64,")
+    # Graph and skill spans show their inputs by value; images by size, never mem:// keys.
+    for span in tree.spans:
+        text = str(span.attributes.get("input.value", ""))
+        assert "mem://" not in text
+        if span.name.startswith("skill "):
+            assert json.loads(text), span.name
 
 
 @pytest.mark.parametrize("strategy", ["direct", "cascaded", "cot", "visual", "textual"])
@@ -92,15 +134,17 @@ def test_span_tree_of_each_strategy(traced: Traced, samples: list, tmp_path: Pat
     }[strategy]
     (record,) = [r for r in records if r.task == "counting" and r.strategy == strategy]
     sample = tree.by_id[int(record.span_id, 16)]
-    if strategy == "visual":  # measured on the cascaded run: same sample span, its own score
-        assert sample.attributes["skillgap.strategy"] == "cascaded"
+    if strategy == "visual":  # measured on the cascaded run: its own score span there
+        assert sample.name == "score visual"
+        assert sample.attributes["skillgap.strategy"] == "visual"
         return
     graph_name = f"graph {strategy}"
-    assert tree.shape(sample) == ("sample", [
+    scores = [f"score {strategy}"] + (["score visual"] if strategy == "cascaded" else [])
+    assert tree.shape(sample) == (f"sample {record.sample_id} · {strategy}", [
         (graph_name, [(f"skill {skill}", [f"chat {record_model(tree)}"]) for skill in skills]),
-        "score",
+        *scores,
     ])
-    graph, score = tree.kids(sample)
+    graph, score = tree.kids(sample)[:2]
     assert kind(graph) == "CHAIN" and graph.attributes["skillgap.graph"] == strategy
     assert graph.attributes["output.value"] == (record.prediction or "")
     assert kind(score) == "EVALUATOR"
@@ -247,3 +291,72 @@ def test_configuring_again_switches_exporter_and_project(samples: list) -> None:
                 for s in (*first.get_finished_spans(), *second.get_finished_spans())}
     assert projects == {"one", "two"}
     assert first.get_finished_spans()[0].context.trace_id != second.get_finished_spans()[0].context.trace_id
+
+
+def _slow_model(delay_s: float) -> MockBackend:
+    """A mock that lists two objects and counts one, with ``delay_s`` of work per request and one
+    request per batch: concurrent calls queue."""
+
+    def handler(request: Any) -> str:
+        time.sleep(delay_s)
+        return "RS BS" if request.metadata["skill"] == "list_objects" else "1"
+
+    return MockBackend(handler=handler, max_batch_size=1)
+
+
+def test_model_call_spans_cover_the_models_work_not_the_queue(traced: Traced) -> None:
+    graph = cascaded(composition("counting")).compile()
+    counting = load_samples(EvalConfig(tasks=["counting"], n=4, seed=3))
+    backend = _slow_model(delay_s=0.05)
+    batch = [{"image": s.image, **s.inputs} for s in counting]
+    asyncio.run(graph.abatch(batch, backend))
+    calls = [span for span in traced.spans() if kind(span) == "LLM"]
+    assert len(calls) == 2 * len(counting)
+    for call in calls:
+        duration = (call.end_time - call.start_time) / 1e9
+        # Anchored on the latency the batcher measured around the model's work.
+        assert duration == pytest.approx(call.attributes["skillgap.latency_s"], rel=1e-3, abs=1e-5)
+        assert call.attributes["skillgap.queue_s"] >= 0
+    # One request per batch: four concurrent first steps wait for each other's 50 ms of work.
+    queued = [call for call in calls if call.attributes["skillgap.queue_s"] >= 0.05]
+    assert queued and all(
+        [event.name for event in call.events] == ["batch started"] for call in queued)
+    tree = Tree(traced.spans())
+    for call in queued:  # the wait shows as the skill's time before its call started
+        skill = tree.by_id[call.parent.span_id]
+        assert call.start_time - skill.start_time >= 0.05e9
+
+
+def test_cache_hits_are_named_and_tagged_as_such(traced: Traced, samples: list,
+                                                 tmp_path: Path) -> None:
+    from skillgap.backends import CachedBackend
+    from skillgap.telemetry import SpanRecord, summarize_spans
+
+    graph = cascaded(composition("counting")).compile()
+    sample = next(s for s in samples if s.task == "counting")
+    inputs = {"image": sample.image, **sample.inputs}
+    with CachedBackend(reader_backend(samples), tmp_path / "calls.sqlite") as backend:
+        graph.run(inputs, backend, metadata={"task": sample.task, "sample_id": sample.id})
+        graph.run(inputs, backend, metadata={"task": sample.task, "sample_id": sample.id})
+    calls = [span for span in traced.spans() if kind(span) == "LLM"]
+    fresh = [call for call in calls if not call.attributes["skillgap.cached"]]
+    hits = [call for call in calls if call.attributes["skillgap.cached"]]
+    assert len(fresh) == len(hits) == 2
+    assert all(call.name == "chat mock" for call in fresh)
+    assert all(call.name == "chat mock · cache hit" for call in hits)
+    assert all(list(call.attributes["tag.tags"]) == ["cache hit"] for call in hits)
+    rows = summarize_spans(SpanRecord.from_span(span) for span in traced.spans())
+    calls_rows = [row for row in rows if row.skill != "(graph)"]
+    assert sum(row.calls for row in calls_rows) == sum(row.cache_hits for row in calls_rows) == 2
+    assert all(len(row.latencies_s) == row.calls for row in calls_rows)
+
+
+def test_model_names_drop_the_folder_path() -> None:
+    from skillgap.telemetry._spans import model_name
+
+    assert model_name("/home/me/models/tiny-llava") == "tiny-llava"
+    assert model_name("./models/tiny-llava/") == "tiny-llava"
+    assert model_name("Qwen/Qwen2.5-VL-3B-Instruct") == "Qwen/Qwen2.5-VL-3B-Instruct"
+    assert model_name("mock") == "mock"
+    assert model_name("/opt/skillgap/tiny/model") == "tiny/model"  # not just "model"
+    assert model_name("/runs/train/checkpoint-500") == "train/checkpoint-500"
