@@ -4,6 +4,8 @@ The names a user needs for a composition graph and an eval are re-exported here;
 skillgap`` stays light (no torch, transformers, outlines or LangGraph until they are used).
 """
 
+from typing import TYPE_CHECKING
+
 from .backends import (
     Backend,
     Constraint,
@@ -39,13 +41,47 @@ from .skills import (
     skill,
 )
 
+if TYPE_CHECKING:  # what the lazy names below are, for type checkers
+    from ._evaluate import Evaluation, aevaluate, evaluate
+    from .evals import EvalConfig, run_eval
+    from .tasks import Drawn, Task, register_task, task
+
 __version__ = "0.1.0"
+
+# Loaded on first use, so `import skillgap` stays light (tasks draw with PIL; evals pull in LangGraph).
+_LAZY = {
+    "Drawn": "skillgap.tasks",
+    "Task": "skillgap.tasks",
+    "register_task": "skillgap.tasks",
+    "task": "skillgap.tasks",
+    "EvalConfig": "skillgap.evals",
+    "run_eval": "skillgap.evals",
+    "Evaluation": "skillgap._evaluate",
+    "aevaluate": "skillgap._evaluate",
+    "evaluate": "skillgap._evaluate",
+}
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'skillgap' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
 
 __all__ = [
     "Backend",
     "CardHand",
     "Composition",
     "Constraint",
+    "Drawn",
+    "EvalConfig",
+    "Evaluation",
     "Expression",
     "Generation",
     "GenerationRequest",
@@ -61,14 +97,20 @@ __all__ = [
     "Skill",
     "SkillGraph",
     "SkillInputError",
+    "Task",
     "TextFormat",
     "__version__",
+    "aevaluate",
     "cascaded",
     "cot",
     "direct",
+    "evaluate",
     "get_skill",
     "list_skills",
     "load_backend",
+    "register_task",
+    "run_eval",
     "skill",
     "strategy",
+    "task",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -28,22 +29,40 @@ def _trace_config(args: argparse.Namespace) -> TraceConfig:
     return TraceConfig.parse(args.trace or os.environ.get("SKILLGAP_TRACE"), **settings)
 
 
+def _resume_command(args: argparse.Namespace, out: Path) -> str:
+    """The command that was run, with ``--out`` naming the folder it wrote (and no --overwrite)."""
+    argv = list(getattr(args, "argv", None) or [])
+    kept: list[str] = []
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+        elif arg == "--out":
+            skip = True
+        elif not arg.startswith("--out=") and arg != "--overwrite":
+            kept.append(arg)
+    return shlex.join(["skillgap", *(kept or ["eval"]), "--out", str(out)])
+
+
 def _eval(args: argparse.Namespace) -> int:
     from ..backends import Backend, CachedBackend, default_cache_path
     from ..evals import EvalConfig, format_table, run_eval
-    from ..tasks import Sample, SampleError
+    from ..evals._config import new_run_dir
+    from ..tasks import Sample, SampleError, builtin_task_names, resolve_tasks
 
     trace_config = _trace_config(args)
-    tasks = _csv(args.tasks)
+    tasks = _csv(args.tasks) if args.tasks else builtin_task_names()
+    # Loading a task file registers its tasks (and skills) before any dataset row names them.
+    names = [task.name for task in resolve_tasks(tasks)]
     n = args.n if args.n is not None else 50
     items: list[Sample | SampleError] | None = None
     dataset = str(Path(args.dataset).expanduser().resolve()) if args.dataset else None
     if dataset is not None:
         from ..tasks import load_dataset, select
 
-        items = select(load_dataset(dataset), tasks, args.n)
+        items = select(load_dataset(dataset), names, args.n)
         if args.n is None:  # no cap: n records the largest task's row count
-            counts = [sum(item.task == task for item in items) for task in tasks]
+            counts = [sum(item.task == task for item in items) for task in names]
             n = max([1, *counts])
     options: dict[str, object] = {}
     if args.backend == "transformers":
@@ -77,17 +96,22 @@ def _eval(args: argparse.Namespace) -> int:
         skills=not args.no_skills,
         dataset=dataset,
     )
-    out = Path(args.out)
+    out = Path(args.out).expanduser() if args.out else new_run_dir()
     tracing = None
     if trace_config.exporter != "none":
         from ..telemetry import configure_tracing
 
         tracing = configure_tracing(trace_config)
     try:
-        summary = run_eval(config, backend, out, samples=items, show_progress=not args.quiet)
+        summary = run_eval(config, backend, out, samples=items, show_progress=not args.quiet,
+                           overwrite=args.overwrite)
         from ..reports import ensure_run_report
 
         ensure_run_report(out, summary)
+    except KeyboardInterrupt:  # what is logged is kept: say how to go on, not where it stopped
+        print(f"\nskillgap: interrupted; every finished sample is saved in {out}/. Resume with: "
+              f"{_resume_command(args, out)}", file=sys.stderr)
+        return 130
     finally:
         if tracing is not None:
             tracing.shutdown()
@@ -120,8 +144,17 @@ def _eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _more_tasks() -> str:
+    from ..tasks import builtin_task_names, task_names
+
+    more = [name for name in task_names() if name not in builtin_task_names()]
+    return f"; also installed: {','.join(more)}" if more else ""
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     from ..backends import backend_names
+    from ..graphs import strategy_names
+    from ..tasks import builtin_task_names
 
     ev = sub.add_parser("eval", help="run the eval suite and report the gap per task")
     ev.add_argument("--model", default=None,
@@ -129,14 +162,24 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     ev.add_argument("--backend", default="transformers", choices=backend_names(),
                     help="openai: a model served over HTTP (vLLM, SGLang, llama.cpp, TGI, "
                          "skillgap serve); API key from $SKILLGAP_API_KEY or $OPENAI_API_KEY")
-    ev.add_argument("--tasks", default="rendered_text,counting,cards")
-    ev.add_argument("--strategies", default="direct,cascaded,cot")
+    ev.add_argument("--tasks", default=None, metavar="TASKS",
+                    help="comma-separated tasks: registered names (default: "
+                         f"{','.join(builtin_task_names())}{_more_tasks()}), or FILE.py@NAME for "
+                         "a task in your own file (FILE.py alone: all its tasks)")
+    ev.add_argument("--strategies", default=",".join(strategy_names()), metavar="STRATEGIES",
+                    help="comma-separated strategies (default: %(default)s; each skill is also "
+                         "measured alone unless --no-skills), and routed:ROUTER_FILE for a router")
     ev.add_argument("--n", type=int, default=None,
                     help="samples per task (default 50; with --dataset: every row)")
-    ev.add_argument("--seed", type=int, default=1000)
+    ev.add_argument("--seed", type=int, default=1000,
+                    help="seed of the generated samples (same seed, same images; default %(default)s)")
     ev.add_argument("--layout", choices=["grid", "free"], default=None,
                     help="image layout (default: the model's native layout)")
-    ev.add_argument("--out", default="runs/latest", help="output folder; rerun to resume")
+    ev.add_argument("--out", default=None, metavar="DIR",
+                    help="run folder (default: a new one, runs/<UTC time>); an existing run "
+                         "folder is resumed when the settings match")
+    ev.add_argument("--overwrite", action="store_true",
+                    help="delete the run in --out and start it again")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--device", default=None)
     ev.add_argument("--base-url", default=None, metavar="URL",

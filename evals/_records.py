@@ -104,8 +104,9 @@ class RecordLog:
         self._file.close()
 
 
-def read_records(path: Path) -> list[SampleRecord]:
+def read_records(path: str | Path) -> list[SampleRecord]:
     """All records of a finished or partial run (``samples.jsonl`` or its folder)."""
+    path = Path(path)
     path = path / "samples.jsonl" if path.is_dir() else path
     return [
         SampleRecord.model_validate(json.loads(line))

@@ -12,78 +12,109 @@ import contextlib
 import hashlib
 import json
 import platform
+import shutil
 import subprocess
 import time
 from collections.abc import Sequence
+from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, Field
-
+from ..backends._sync import run_sync
 from ..backends._types import Backend
-from ..graphs import STRATEGIES, SkillGraph, strategy
+from ..graphs import Strategy, get_strategy, list_strategies, skill_steps
 from ..graphs._compiled import CompiledGraph, GraphInputError, GraphResult
 from ..skills._formats import render_value
-from ..tasks import composition
+from ..tasks import composition, get_task
 from ..tasks._datasets import SampleError
 from ..tasks._sample import Sample
 from ..telemetry import _spans as spans
+from ._config import EvalConfig, check_config, config_differences
 from ._records import RecordLog, SampleRecord
-from ._routing import check_held_out, check_routed, is_routed, route_record, routed_graphs
+from ._routing import check_held_out, is_routed, route_record, routed_graphs, router_path
 from ._summary_model import Summary
 
 if TYPE_CHECKING:
     from ..graphs._routed import RoutedGraph
 
-SKILL_STEPS = ("visual", "textual")
-
-
-class EvalConfig(BaseModel):
-    """Everything that decides a run's records; saved as ``run.json``."""
-
-    tasks: list[str] = Field(default_factory=lambda: ["rendered_text", "counting", "cards"])
-    strategies: list[str] = Field(default_factory=lambda: ["direct", "cascaded", "cot"])
-    skills: bool = True
-    n: int = Field(default=50, ge=1)
-    seed: int = 1000
-    layout: str = "grid"
-    constrained: bool = True
-    concurrency: int = Field(default=64, ge=1)
-    #: A user dataset (JSONL file or saved Hugging Face dataset) instead of generated samples;
-    #: ``n`` then caps the rows per task, and ``seed``/``layout`` are not used for loading.
-    dataset: str | None = None
-    #: Router files of ``routed:NAME`` strategies, by NAME (a ``routed:PATH`` needs no entry).
-    routers: dict[str, str] = Field(default_factory=dict)
-
-    def steps(self) -> list[str]:
-        return [*self.strategies, *(SKILL_STEPS if self.skills else ())]
-
 
 def _check(config: EvalConfig) -> None:
-    for task in config.tasks:
-        composition(task)
-    unknown = [name for name in config.strategies if name not in STRATEGIES and not is_routed(name)]
-    if unknown:
-        raise ValueError(
-            f"unknown strategy {unknown[0]!r}; choose from: {', '.join(STRATEGIES)}, routed:ROUTER_FILE"
-        )
-    check_routed(config)
+    check_config(config)
 
 
 def _graphs(task: str, config: EvalConfig | None = None) -> dict[str, CompiledGraph | RoutedGraph]:
     comp = composition(task)
     graphs: dict[str, CompiledGraph | RoutedGraph] = {
-        name: strategy(name, comp).compile() for name in STRATEGIES
+        s.name: s.build(comp).compile() for s in list_strategies(None)
     }
     graphs.update(routed_graphs(task, config) if config is not None else {})
-    graphs["visual"] = SkillGraph("visual").add("visual", comp.visual).compile()
-    graphs["textual"] = SkillGraph("textual").add("textual", comp.textual).compile()
     return graphs
 
 
+def own_question(sample: Sample) -> str | None:
+    """The sample's question when it is not its task's template (a dataset row's own question)."""
+    try:
+        template: str | None = get_task(sample.task).question_for(sample.inputs)
+    except (KeyError, IndexError, ValueError):
+        template = None
+    return None if sample.question == template else sample.question
+
+
+class _Graphs:
+    """Compiled graphs by task and step. A sample asking its own question (a dataset row's) gets
+    the composition strategies built from its task's composition with that question, so direct
+    asks it and chain-of-thought puts it inside its instruction; cached by question."""
+
+    def __init__(self, config: EvalConfig) -> None:
+        self.config = config
+        self._by_task: dict[str, dict[str, CompiledGraph | RoutedGraph]] = {}
+        self._asked: dict[tuple[str, str, str], CompiledGraph | RoutedGraph] = {}
+        self._routers: dict[str, Any] = {}
+
+    def get(self, sample: Sample, step: str) -> CompiledGraph | RoutedGraph:
+        if sample.task not in self._by_task:
+            self._by_task[sample.task] = _graphs(sample.task, self.config)
+        default = self._by_task[sample.task][step]
+        question = own_question(sample)
+        if question is None:
+            return default
+        key = (sample.task, question, step)
+        if key not in self._asked:
+            self._asked[key] = self._build(sample.task, question, step, default)
+        return self._asked[key]
+
+    def _build(self, task: str, question: str, step: str,
+               default: CompiledGraph | RoutedGraph) -> CompiledGraph | RoutedGraph:
+        # Braces in a row's text are literal, not input placeholders.
+        literal = question.replace("{", "{{").replace("}", "}}")
+        comp = replace(composition(task), question=literal)
+        if is_routed(step):
+            from ..graphs._routed import routed
+            from ..routers._files import load_router
+
+            if step not in self._routers:
+                self._routers[step] = load_router(router_path(self.config, step))
+            return routed(comp, self._routers[step])
+        strategy = get_strategy(step)
+        if strategy.measures != "composition":  # a skill alone never asks the composed question
+            return default
+        return strategy.build(comp).compile()
+
+
+def _registered(step: str) -> Strategy | None:
+    """The registered strategy of a step (None for ``routed:...`` steps)."""
+    return None if is_routed(step) else get_strategy(step)
+
+
+def _judged_on_intermediate(step: str) -> bool:
+    found = _registered(step)
+    return found is not None and found.judged_on == "intermediate"
+
+
 def _inputs(sample: Sample, step: str) -> dict[str, Any]:
-    if step == "textual":
+    found = _registered(step)
+    if found is not None and found.feeds_intermediate:  # e.g. the textual skill alone
         bind = composition(sample.task).bind
         return {bind: sample.intermediate, **sample.inputs}
     return {"image": sample.image, **sample.inputs}
@@ -94,8 +125,9 @@ def _same(text: str | None, gold: str | None) -> bool:
 
 
 def score(sample: Sample, step: str, result: GraphResult) -> SampleRecord:
-    """Turn a graph result into a record; the visual step is judged on the intermediate."""
-    if step == "visual":  # the visual skill's output is the intermediate itself
+    """Turn a graph result into a record; a step judged on the intermediate (the visual skill
+    alone) is scored against the gold intermediate."""
+    if _judged_on_intermediate(step):  # the visual skill's output is the intermediate itself
         prediction = inter_text = result.answer_text()
         gold = sample.intermediate or ""
     else:
@@ -127,17 +159,18 @@ def score(sample: Sample, step: str, result: GraphResult) -> SampleRecord:
     )
 
 
-def _visual_from_cascaded(sample: Sample, result: GraphResult) -> SampleRecord:
-    node = result.nodes["visual"]
-    only = GraphResult(graph="visual", nodes={"visual": node}, answer_node="visual",
-                       latency_s=node.latency_s)
-    return score(sample, "visual", only)
+def _from_node(sample: Sample, step: str, node: str, result: GraphResult) -> SampleRecord:
+    """The record of measurement ``step`` read from ``node`` of another strategy's result."""
+    ran = result.nodes[node]
+    only = GraphResult(graph=step, nodes={node: ran}, answer_node=node, latency_s=ran.latency_s)
+    return score(sample, step, only)
 
 
 def _failed(sample: Sample, step: str, error: str) -> SampleRecord:
     return SampleRecord(task=sample.task, sample_id=sample.id, strategy=step,
                         image_id=sample.image_id or None, prediction=None, raw=None, correct=False,
-                        gold=(sample.intermediate or "") if step == "visual" else sample.answer,
+                        gold=(sample.intermediate or "") if _judged_on_intermediate(step)
+                        else sample.answer,
                         error=error,
                         gold_intermediate=sample.intermediate, difficulty=sample.difficulty)
 
@@ -164,7 +197,8 @@ def applicable_steps(sample: Sample, steps: Sequence[str]) -> list[str]:
     """The skill steps need a gold intermediate; a dataset row without one runs only strategies."""
     if sample.intermediate is not None:
         return list(steps)
-    return [step for step in steps if step not in SKILL_STEPS]
+    skill_only = set(skill_steps())
+    return [step for step in steps if step not in skill_only]
 
 
 async def run_samples(
@@ -178,28 +212,33 @@ async def run_samples(
     """Run every missing (sample, step) pair; records are appended as each finishes. With
     ``run`` (tracing on), each pair is a trace of its own, linked to the run's."""
     done = log.done()
-    graphs = {task: _graphs(task, config) for task in {sample.task for sample in samples}}
+    graphs = _Graphs(config)
     gate = asyncio.Semaphore(config.concurrency)
     steps = config.steps()
-    # The cascaded run's first step is the visual skill alone: record it instead of re-running.
-    shared_visual = "cascaded" in steps and "visual" in steps
+    # A measurement that is a node of another strategy (the cascade's first step is the visual
+    # skill alone) is recorded from that strategy's run instead of being run again.
+    reuses: dict[str, list[tuple[str, str]]] = {}
+    for measured in list_strategies("skill"):
+        if measured.reused_from is not None and {measured.name, measured.reused_from[0]} <= set(steps):
+            source, node = measured.reused_from
+            reuses.setdefault(source, []).append((measured.name, node))
+    reused = {name: source for source, pairs in reuses.items() for name, _ in pairs}
 
     async def attempt(sample: Sample, step: str) -> list[SampleRecord]:
-        wants_visual = (
-            step == "cascaded" and shared_visual and sample.intermediate is not None
-            and (sample.task, sample.id, "visual") not in done
-        )
+        shared = [(name, node) for name, node in reuses.get(step, ())
+                  if sample.intermediate is not None and (sample.task, sample.id, name) not in done]
         try:
-            result = await graphs[sample.task][step].arun(
+            result = await graphs.get(sample, step).arun(
                 _inputs(sample, step), backend, constrained=config.constrained,
                 metadata={"task": sample.task, "sample_id": sample.id, "strategy": step},
             )
         except GraphInputError as exc:  # a bad sample is recorded, the run goes on
             failed = [_failed(sample, step, f"bad input: {exc}")]
-            return failed + (await attempt(sample, "visual") if wants_visual else [])
+            for name, _ in shared:
+                failed += await attempt(sample, name)
+            return failed
         records = [score(sample, step, result)]
-        if wants_visual:
-            records.append(_visual_from_cascaded(sample, result))
+        records += [_from_node(sample, name, node, result) for name, node in shared]
         return spans.score_records(step, records)
 
     async def one(sample: Sample, step: str) -> None:
@@ -216,8 +255,8 @@ async def run_samples(
         for step in applicable_steps(sample, steps):
             if (sample.task, sample.id, step) in done:
                 continue
-            if step == "visual" and shared_visual and (sample.task, sample.id, "cascaded") not in done:
-                continue  # comes with the cascaded run
+            if step in reused and (sample.task, sample.id, reused[step]) not in done:
+                continue  # comes with the run of the strategy it is a node of
             jobs.append(one(sample, step))
     await asyncio.gather(*jobs)
 
@@ -239,17 +278,29 @@ def _versions() -> dict[str, str]:
     return found
 
 
-def prepare_out(out: Path, config: EvalConfig, backend: Backend) -> RecordLog:
-    """Create or reopen ``out``; a folder holding a different run is refused, not mixed."""
-    out.mkdir(parents=True, exist_ok=True)
+def prepare_out(
+    out: str | Path, config: EvalConfig, backend: Backend, *, overwrite: bool = False
+) -> RecordLog:
+    """Create or reopen ``out``; a folder holding a different run is refused (naming the fields
+    that differ), not mixed, unless ``overwrite`` (which deletes the old run first)."""
+    out = Path(out).expanduser()
     run_file = out / "run.json"
+    if overwrite and out.exists():
+        if not run_file.exists() and any(out.iterdir()):
+            raise ValueError(f"{out} is not empty and holds no skillgap run (no run.json); "
+                             "refusing to overwrite it")
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
     described = backend.describe()
     if run_file.exists():
         previous = json.loads(run_file.read_text())
-        if previous.get("config") != config.model_dump() or previous.get("backend") != described:
+        differ = config_differences(previous.get("config"), config.model_dump()) + (
+            config_differences(previous.get("backend"), described, "backend."))
+        if differ:
             raise ValueError(
-                f"{out} holds a run with a different config or model; "
-                "use another --out folder (or delete this one) to start a new run"
+                f"{out} holds another run, which differs in {'; '.join(differ)} (saved -> now). "
+                "Resume it with the same settings, replace it with --overwrite "
+                "(overwrite=True), or leave out --out to start a new run folder"
             )
     else:
         run = {
@@ -265,36 +316,35 @@ def prepare_out(out: Path, config: EvalConfig, backend: Backend) -> RecordLog:
 
 
 def load_samples(config: EvalConfig) -> list[Sample]:
-    """The samples ``config`` names: generated, or the usable rows of ``config.dataset``."""
-    from ..tasks._generators import generate
-
-    _check(config)
-    if config.dataset is not None:
-        return [item for item in load_items(config) if isinstance(item, Sample)]
-    return [
-        sample
-        for task in config.tasks
-        for sample in generate(task, config.n, seed=config.seed, layout=config.layout)
-    ]
+    """The samples ``config`` names: generated, or the usable rows of a dataset."""
+    return [item for item in load_items(config) if isinstance(item, Sample)]
 
 
 def load_items(config: EvalConfig) -> list[Sample | SampleError]:
-    """Like :func:`load_samples`, with a dataset's bad rows kept as :class:`SampleError`."""
-    if config.dataset is None:
-        return list(load_samples(config))
-    from ..tasks._datasets import load_dataset, select
+    """The samples of every task (each from its own source: its generator, or its dataset; or all
+    from ``config.dataset``), with a dataset's bad rows kept as :class:`SampleError`."""
+    from ..tasks import generate, load_dataset, select
 
-    _check(config)
-    return select(load_dataset(config.dataset), config.tasks, config.n)
+    tasks = check_config(config)
+    if config.dataset is not None:
+        return select(load_dataset(config.dataset), [task.name for task in tasks], config.n)
+    items: list[Sample | SampleError] = []
+    for task in tasks:
+        if task.generator is not None:
+            items += generate(task.name, config.n, seed=config.seed, layout=config.layout)
+        elif task.dataset is not None:
+            items += select(load_dataset(task.dataset, task=task.name), [task.name], config.n)
+    return items
 
 
 def run_eval(
     config: EvalConfig,
     backend: Backend,
-    out: Path,
+    out: str | Path,
     *,
     samples: Sequence[Sample | SampleError] | None = None,
     show_progress: bool = True,
+    overwrite: bool = False,
 ) -> Summary:
     """Run (or resume) an eval into ``out`` and write ``summary.json``; returns the summary.
 
@@ -302,16 +352,18 @@ def run_eval(
     ``skillgap eval`` do both).
 
     ``samples`` defaults to what ``config`` names; bad dataset rows (:class:`SampleError`) among
-    them are recorded as failed samples and listed in ``dataset_errors.jsonl``.
+    them are recorded as failed samples and listed in ``dataset_errors.jsonl``. ``out`` holding
+    another run is refused unless ``overwrite``. Works inside a running event loop (Jupyter).
     """
     from ._summary import summarize
 
+    out = Path(out).expanduser()
     _check(config)
     items = list(samples) if samples is not None else load_items(config)
     errors = [item for item in items if isinstance(item, SampleError)]
     good = [item for item in items if isinstance(item, Sample)]
     check_held_out(config, good)
-    log = prepare_out(out, config, backend)
+    log = prepare_out(out, config, backend, overwrite=overwrite)
     if errors:
         (out / "dataset_errors.jsonl").write_text(
             "".join(error.model_dump_json() + "\n" for error in errors), encoding="utf-8"
@@ -326,7 +378,7 @@ def run_eval(
                             out=out) as run, tqdm(
             total=total, initial=len(log.done()), desc="eval", unit="pair", disable=not show_progress
         ) as bar:
-            asyncio.run(run_samples(good, backend, log, config, bar, run))
+            run_sync(run_samples(good, backend, log, config, bar, run))
             run.finish(log.records)
     finally:
         log.close()

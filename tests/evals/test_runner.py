@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
 from eval_helpers import reader_backend
 
 from skillgap.backends import MockBackend
+from skillgap.cli import main
 from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 from skillgap.evals._records import RecordLog
 from skillgap.evals._summary_model import Summary
@@ -59,12 +61,45 @@ def test_resume_runs_only_missing_pairs(tmp_path: Path) -> None:
     assert again.requests == []  # nothing left to do
 
 
-def test_a_different_config_is_refused(tmp_path: Path) -> None:
-    samples = load_samples(CONFIG)
-    run_eval(CONFIG, reader_backend(samples), tmp_path, show_progress=False)
-    with pytest.raises(ValueError, match="holds a run with a different config"):
-        run_eval(CONFIG.model_copy(update={"seed": 4}), reader_backend(samples), tmp_path,
-                 show_progress=False)
+def test_a_different_run_is_refused_naming_what_differs_unless_overwritten(tmp_path: Path) -> None:
+    config = EvalConfig(tasks=["counting"], n=2, seed=3, skills=False)
+    samples = load_samples(config)
+    out = str(tmp_path / "run")  # a str path works as well as a Path
+    run_eval(config, reader_backend(samples), out, show_progress=False)
+    other = config.model_copy(update={"seed": 4, "strategies": ["direct"]})
+    with pytest.raises(ValueError, match=r"differs in strategies: \['direct', 'cascaded', 'cot'\] -> "
+                                         r"\['direct'\]; seed: 3 -> 4 \(saved -> now\)\. .*--overwrite"):
+        run_eval(other, reader_backend(samples), out, show_progress=False)
+    with pytest.raises(ValueError, match=r"differs in backend\.model: 'mock' -> 'other'"):
+        run_eval(config, reader_backend(samples, model_id="other"), out, show_progress=False)
+    run_eval(other, reader_backend(load_samples(other)), out, show_progress=False, overwrite=True)
+    assert {r.strategy for r in read_records(out)} == {"direct"}
+    assert json.loads((tmp_path / "run" / "run.json").read_text())["config"]["seed"] == 4
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("not a run")
+    with pytest.raises(ValueError, match="holds no skillgap run"):
+        run_eval(config, reader_backend(samples), tmp_path / "mine", overwrite=True)
+    assert (tmp_path / "mine" / "notes.txt").exists()
+
+
+def test_each_cli_run_gets_a_new_timestamped_folder_and_out_resumes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    args = ["eval", "--backend", "mock", "--tasks", "counting", "--strategies", "direct",
+            "--no-skills", "--no-cache", "--quiet", "--n", "1"]
+    assert main(args) == 0 and main([*args[:-1], "2"]) == 0  # no "different run" refusal
+    first, second = sorted((tmp_path / "runs").iterdir())
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d-\d\d-\d\d(-\d+)?", first.name)
+    assert second.name.startswith(first.name[:13])
+    assert len(read_records(first)) == 1 and len(read_records(second)) == 2
+    capsys.readouterr()
+    assert main([*args, "--out", str(first)]) == 0  # resumed: nothing left to run
+    assert len(read_records(first)) == 1
+    assert main([*args[:-1], "2", "--out", str(first)]) == 2
+    assert "differs in n: 1 -> 2" in capsys.readouterr().err
+    assert main([*args[:-1], "2", "--out", str(first), "--overwrite"]) == 0
+    assert len(read_records(first)) == 2
 
 
 def test_a_bad_sample_is_recorded_and_the_run_goes_on(tmp_path: Path) -> None:
