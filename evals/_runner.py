@@ -395,9 +395,9 @@ def run_eval(
 
 def _records_fingerprint(log_file: Path, model: str) -> str:
     """What a summary and report were computed from: the log's bytes, the model and the code."""
-    from .. import __version__
-
-    digest = hashlib.sha256(f"{__version__}\n{model}\n".encode())
+    # The installed version, not the root package's: evals sit below skillgap.evaluate's layer.
+    version = _versions().get("skillgap", "")
+    digest = hashlib.sha256(f"{version}\n{model}\n".encode())
     with contextlib.suppress(FileNotFoundError), log_file.open("rb") as handle:
         for chunk in iter(lambda: handle.read(1 << 20), b""):
             digest.update(chunk)
