@@ -20,6 +20,17 @@ INPUT_ERRORS = ("bad input:", "bad dataset row")
 Status = Literal["correct", "wrong", "error", "invalid"]
 
 
+class RouteRecord(BaseModel):
+    """A routed strategy's decision on one sample."""
+
+    router: str
+    choice: str
+    #: The escalation score the router thresholded (None for routers that do not score).
+    score: float | None = None
+    #: The strategy run first to probe the sample (e.g. ``direct``), if any.
+    probe: str | None = None
+
+
 class SampleRecord(BaseModel):
     """The outcome of one strategy (or one skill alone) on one sample."""
 
@@ -46,7 +57,7 @@ class SampleRecord(BaseModel):
     trace_id: str | None = None
     span_id: str | None = None
     #: A routed strategy's decision: router, choice, score (escalation score) and probe.
-    route: dict[str, Any] | None = None
+    route: RouteRecord | None = None
     #: Which replica answered each model call, by graph node, when calls went over a fleet of
     #: endpoints or Ray replicas (``None`` for a single model).
     served_by: dict[str, str] | None = None

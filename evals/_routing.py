@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from ..tasks import composition
+from ._records import RouteRecord
 
 if TYPE_CHECKING:
     from ..graphs._compiled import GraphResult
@@ -66,13 +67,13 @@ def check_held_out(config: EvalConfig, samples: Sequence[Sample]) -> None:
         check_no_overlap(read_router_file(path), keys, where=f"this eval ({step})")
 
 
-def route_record(result: GraphResult) -> dict[str, Any] | None:
+def route_record(result: GraphResult) -> RouteRecord | None:
     """What a routed result's record keeps of the decision (None for other strategies)."""
     route = getattr(result, "route", None)
     if route is None:
         return None
-    return {"router": route.router, "choice": route.choice, "score": route.score,
-            "probe": getattr(result, "probe", None)}
+    return RouteRecord(router=route.router, choice=route.choice, score=route.score,
+                       probe=getattr(result, "probe", None))
 
 
 def resolve_routed(strategies: Sequence[str]) -> tuple[list[str], dict[str, str]]:

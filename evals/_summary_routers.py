@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from ._metrics import bootstrap_ci
-from ._records import SampleRecord
+from ._records import RouteRecord, SampleRecord
 from ._routing import PREFIX, is_routed
 from ._summary_model import CurvePoint, GapClosed, Pareto, ParetoPoint, RouterStats
 
@@ -93,7 +93,7 @@ def router_stats(records: Sequence[SampleRecord], choices: Mapping[str, int], *,
 
 
 def routed_choices(records: Sequence[SampleRecord]) -> Counter[str]:
-    return Counter(str(r.route["choice"]) for r in records if r.route is not None)
+    return Counter(r.route.choice for r in records if r.route is not None)
 
 
 def pareto(by_step: Mapping[str, Sequence[SampleRecord]], base: Mapping[str, tuple[float, MeanCost]],
@@ -137,17 +137,16 @@ def pareto(by_step: Mapping[str, Sequence[SampleRecord]], base: Mapping[str, tup
         if not is_routed(step):
             continue
         routes = {r.sample_id: r.route for r in records if r.route is not None}
-        if not any(route.get("score") is not None for route in routes.values()):
+        if not any(route.score is not None for route in routes.values()):
             continue
-        chosen = {str(route["choice"]) for route in routes.values()} - {"direct"}
+        chosen = {route.choice for route in routes.values()} - {"direct"}
         target = chosen.pop() if len(chosen) == 1 else "cascaded"
-        probed = any(route.get("probe") == "direct" for route in routes.values())
+        probed = any(route.probe == "direct" for route in routes.values())
 
         def routed_score(sid: str, steps: Mapping[str, SampleRecord],
-                         routes: Mapping[str, object] = routes) -> tuple[float | None, bool]:
+                         routes: Mapping[str, RouteRecord] = routes) -> tuple[float | None, bool]:
             route = routes.get(sid)
-            score = route.get("score") if isinstance(route, dict) else None
-            return (float(score) if score is not None else None), False
+            return (None if route is None else route.score), False
 
         curves[f"{step[len(PREFIX):]} (threshold swept)"] = _curve(
             sweep(items_for(routed_score, probed, target)))

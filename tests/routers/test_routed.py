@@ -107,7 +107,7 @@ def test_train_on_one_seed_evaluate_on_another(tmp_path: Path, capsys: pytest.Ca
         assert {"fallback (direct log-prob swept)", "fallback (threshold swept)"} <= set(curves)
         assert {p.name for p in entry.pareto.points} >= {"direct", "cascaded", "fallback"}
     records = [r for r in read_records(tmp_path / "eval") if r.strategy == "routed:fallback"]
-    assert {r.route["choice"] for r in records if r.route} == {"direct", "cascaded"}
+    assert {r.route.choice for r in records if r.route} == {"direct", "cascaded"}
     assert (tmp_path / "eval" / "plots" / "pareto.png").is_file()
     report = (tmp_path / "eval" / "report.md").read_text()
     assert "gap closed" in report and "plots/pareto.png" in report
