@@ -151,8 +151,7 @@ def gap_by_difficulty_plot(task: str, entry: TaskSummary, path: Path) -> Path | 
                         marker="o", color=STRATEGY_COLOURS[name], label=name, linewidth=1.5,
                         capsize=3, elinewidth=1.0)
         ax.axhline(0, color="black", linewidth=0.8)
-        labels = [f"{row.bin}\nn={min(row.n_direct, row.n_cascaded)}" + (" (small)" if row.small else "")
-                  for row in rows]
+        labels = [f"{row.bin}\nn={min(row.n_direct, row.n_cascaded)}" for row in rows]
         ax.set_xticks(xs, labels, fontsize=8)
         for tick, row in zip(ax.get_xticklabels(), rows, strict=True):
             if row.small:
