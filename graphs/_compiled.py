@@ -162,8 +162,10 @@ class GraphRunner:
         return result
 
     def run(self, inputs: Mapping[str, Any], backend: Backend, **settings: Any) -> GraphResult:
-        """Synchronous ``arun`` (not from inside a running event loop)."""
-        return asyncio.run(self.arun(inputs, backend, **settings))
+        """Synchronous ``arun``; inside a running event loop (Jupyter) it runs on a worker thread."""
+        from ..backends._sync import run_sync
+
+        return run_sync(self.arun(inputs, backend, **settings))
 
     async def abatch(
         self,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import re
 from pathlib import Path
@@ -14,6 +15,7 @@ from skillgap.cli import main
 from skillgap.evals import EvalConfig, load_samples, read_records, run_eval
 from skillgap.evals._records import RecordLog
 from skillgap.evals._summary_model import Summary
+from skillgap.graphs import cascaded
 from skillgap.tasks import composition
 
 CONFIG = EvalConfig(n=4, seed=3)
@@ -148,3 +150,43 @@ def test_samples_without_a_gold_intermediate_run_only_the_strategies(tmp_path: P
     records = read_records(tmp_path)
     assert sorted({r.strategy for r in records}) == ["cascaded", "cot", "direct"]
     assert len(records) == 2 * 3 and all(r.strategy != "cascaded" or r.correct for r in records)
+
+
+def test_a_dataset_rows_own_question_reaches_the_model(tmp_path: Path) -> None:
+    generated = load_samples(EvalConfig(tasks=["counting"], n=2, seed=9))
+    rows = []
+    for index, sample in enumerate(generated):
+        (tmp_path / f"{index}.png").write_bytes(sample.image.read_bytes())
+        row = {"id": f"r{index}", "task": "counting", "image": f"{index}.png",
+               "answer": sample.answer, "intermediate": sample.intermediate,
+               "inputs": {"query": "blue"}}
+        rows.append(row | ({"question": "Tally the {blue} items."} if index == 0 else {}))
+    data = tmp_path / "rows.jsonl"
+    data.write_text("".join(json.dumps(row) + "\n" for row in rows))
+    config = EvalConfig(tasks=["counting"], strategies=["direct", "cot"], skills=False,
+                        dataset=str(data))
+    backend = MockBackend(handler=lambda request: "0")
+    run_eval(config, backend, tmp_path / "run", show_progress=False)
+    sent = {(r.metadata["sample_id"], r.metadata["skill"]): r.messages[0].text
+            for r in backend.requests}
+    hint = "Answer with a number."
+    # The row's own question, word for word (braces and all); the typed input still goes along.
+    assert sent["r0", "counting.direct"] == f"Tally the {{blue}} items. {hint}\nQuery: blue"
+    assert sent["r0", "counting.cot"] == (
+        "Tally the {blue} items. First list the objects in the image. Then count the blue "
+        "objects in the list. On the first line: List each object as colour+shape letters, e.g. "
+        "RC BS GT. On the last line: 'Answer:' and the answer.")
+    # A row without a question is asked the task's template.
+    assert sent["r1", "counting.direct"] == f"How many blue objects are in the image? {hint}"
+    assert sent["r1", "counting.cot"].startswith("How many blue objects are in the image? First ")
+
+
+def test_graph_run_works_inside_a_running_event_loop() -> None:
+    sample = load_samples(EvalConfig(tasks=["counting"], n=1, seed=2))[0]
+    graph = cascaded(composition("counting")).compile()
+
+    async def notebook_cell() -> str | None:
+        backend = MockBackend(outputs=[sample.intermediate or "", sample.answer])
+        return graph.run({"image": sample.image, **sample.inputs}, backend).answer_text()
+
+    assert asyncio.run(notebook_cell()) == sample.answer
