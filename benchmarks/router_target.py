@@ -21,7 +21,7 @@ import time
 from pathlib import Path
 
 from skillgap.backends import CachedBackend, load_backend
-from skillgap.evals import EvalConfig, load_run_rows, run_eval, train_router, trained_on
+from skillgap.evals import EvalConfig, RouterStats, load_run_rows, run_eval, train_router, trained_on
 from skillgap.routers import save_router
 
 ROUTERS = {  # name: (kind, feature set)
@@ -32,9 +32,14 @@ ROUTERS = {  # name: (kind, feature set)
 }
 
 
-def target_met(stats: dict) -> bool:
-    cheap = [r for r in (stats["cost_ratio_vs_cascaded"], stats["token_ratio_vs_cascaded"]) if r is not None]
-    return stats["gap_closed"] is not None and stats["gap_closed"] >= 0.8 and any(r <= 0.75 for r in cheap)
+def target_met(stats: RouterStats) -> bool:
+    cheap = [r for r in (stats.cost_ratio_vs_cascaded, stats.token_ratio_vs_cascaded) if r is not None]
+    closed = stats.gap_closed.value
+    return closed is not None and closed >= 0.8 and any(r <= 0.75 for r in cheap)
+
+
+def _acc(value: float | None) -> str:
+    return "–" if value is None else f"{value:.3f}"
 
 
 def main() -> None:
@@ -70,23 +75,25 @@ def main() -> None:
         summary = run_eval(held_out, backend, out / "heldout", show_progress=False)
     finally:
         backend.close()
-    print(f"model {summary['model']}; {args.n} samples per task; trained on seed {args.train_seed}, "
+    print(f"model {summary.model}; {args.n} samples per task; trained on seed {args.train_seed}, "
           f"judged on seed {args.eval_seed}; {time.perf_counter() - started:.0f} s")
     print(f"{'task':<14} {'router':<12} {'accuracy':>8} {'direct':>7} {'cascaded':>8} {'gap closed':>10} "
           f"{'calls ratio':>11} {'tokens ratio':>12}  target")
     results = {}
-    for task, entry in summary["tasks"].items():
-        direct = entry["strategies"]["direct"]["accuracy"]
-        cascaded = entry["strategies"]["cascaded"]["accuracy"]
-        for name, stats in entry.get("routers", {}).items():
-            closed = "–" if stats["gap_closed"] is None else f"{stats['gap_closed']:.0%}"
-            calls, tokens = stats["cost_ratio_vs_cascaded"], stats["token_ratio_vs_cascaded"]
+    for task, entry in summary.tasks.items():
+        direct = entry.strategies["direct"].accuracy
+        cascaded = entry.strategies["cascaded"].accuracy
+        for name, stats in entry.routers.items():
+            closed = "–" if stats.gap_closed.value is None else f"{stats.gap_closed.value:.0%}"
+            calls, tokens = stats.cost_ratio_vs_cascaded, stats.token_ratio_vs_cascaded
             met = "oracle" if name == "oracle" else ("met" if target_met(stats) else "not met")
-            print(f"{task:<14} {name:<12} {stats['accuracy']:>8.3f} {direct:>7.3f} {cascaded:>8.3f} "
+            print(f"{task:<14} {name:<12} {_acc(stats.accuracy):>8} {_acc(direct):>7} {_acc(cascaded):>8} "
                   f"{closed:>10} {'–' if calls is None else f'{calls:.2f}':>11} "
                   f"{'–' if tokens is None else f'{tokens:.2f}':>12}  {met}")
-            results.setdefault(task, {})[name] = {k: stats[k] for k in (
-                "accuracy", "gap_closed", "cost_ratio_vs_cascaded", "token_ratio_vs_cascaded")}
+            results.setdefault(task, {})[name] = {
+                "accuracy": stats.accuracy, "gap_closed": stats.gap_closed.value,
+                "gap_closed_reason": stats.gap_closed.reason,
+                "cost_ratio_vs_cascaded": calls, "token_ratio_vs_cascaded": tokens}
     (out / "router_target.json").write_text(json.dumps(results, indent=2))
     print(f"report with the Pareto plot: {out / 'heldout' / 'report.html'}")
 

@@ -15,7 +15,15 @@ from ._router_fit import (
 )
 from ._runner import EvalConfig, load_samples, run_eval, run_samples, score
 from ._summary import format_table, summarize
-from ._summary_model import SUMMARY_SCHEMA_VERSION, Gap, GapClosed, Stats, Summary, TaskSummary
+from ._summary_model import (
+    SUMMARY_SCHEMA_VERSION,
+    Gap,
+    GapClosed,
+    RouterStats,
+    Stats,
+    Summary,
+    TaskSummary,
+)
 
 __all__ = [
     "SUMMARY_SCHEMA_VERSION",
@@ -24,6 +32,7 @@ __all__ = [
     "Gap",
     "GapClosed",
     "RecordLog",
+    "RouterStats",
     "Row",
     "SampleRecord",
     "Stats",
