@@ -41,6 +41,16 @@ def _trace_annotate(args: argparse.Namespace) -> int:
     note = read_trace_note(run) or TraceNote(run_id=run_id(run), target=f"phoenix:{url}")
     write_trace_note(run, note.model_copy(update={"phoenix_url": url, "annotated": posted}))
     print(f"posted {posted} exact_match annotations to {url}")
+    if (run / "summary.json").is_file():  # the report's sample rows now link to their traces
+        from ..evals._summary_model import Summary
+        from ..reports import write_run_report
+
+        try:
+            write_run_report(run, Summary.read(run / "summary.json"))
+        except ValueError as exc:  # a summary of another schema version: leave the report be
+            print(f"report not rewritten ({exc}); run `skillgap eval` again to update it")
+        else:
+            print(f"{run / 'report.html'} links each sample to its trace")
     return 0
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import base64
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -30,6 +30,9 @@ class Para:
 class Table:
     headers: list[str]
     rows: list[list[str]]
+    #: One URL per row, or None: rendered as a last "trace" column linking each row (a sample to
+    #: its trace in Phoenix).
+    links: list[str | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -53,13 +56,22 @@ def to_markdown(blocks: Sequence[Block]) -> str:
         elif isinstance(block, Para):
             out.append(block.text)
         elif isinstance(block, Table):
-            lines = ["| " + " | ".join(_md_cell(h) for h in block.headers) + " |",
-                     "|" + "|".join("---" for _ in block.headers) + "|"]
-            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in block.rows]
+            headers, rows = _with_links(block, lambda url: f"[trace]({url})" if url else "")
+            lines = ["| " + " | ".join(_md_cell(h) for h in headers) + " |",
+                     "|" + "|".join("---" for _ in headers) + "|"]
+            lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in rows]
             out.append("\n".join(lines))
         else:
             out.append(f"![{block.alt}]({block.path})")
     return "\n\n".join(out) + "\n"
+
+
+def _with_links(table: Table, render: Callable[[str | None], str]) -> tuple[list[str], list[list[str]]]:
+    """Headers and rows, with the rendered links as a last column when the table has them."""
+    if table.links is None:
+        return table.headers, table.rows
+    rows = [[*row, render(url)] for row, url in zip(table.rows, table.links, strict=True)]
+    return [*table.headers, "trace"], rows
 
 
 def _inline(text: str) -> str:
@@ -117,6 +129,12 @@ nav.toc ul { margin: 0.2em 0; padding-left: 1.2em; }
 """
 
 
+def _link_cell(url: str | None) -> str:
+    if not url:
+        return "<td></td>"
+    return f'<td><a href="{html.escape(url, quote=True)}" target="_blank" rel="noopener">trace</a></td>'
+
+
 def to_html(blocks: Sequence[Block], base: Path, *, title: str) -> str:
     """A single self-contained page: a table of contents after the title, images read from
     ``base`` and embedded as data URIs."""
@@ -133,10 +151,13 @@ def to_html(blocks: Sequence[Block], base: Path, *, title: str) -> str:
         elif isinstance(block, Para):
             body.append(f"<p>{_inline(block.text)}</p>")
         elif isinstance(block, Table):
-            head = "".join(f"<th>{html.escape(h)}</th>" for h in block.headers)
+            links = block.links or [None] * len(block.rows)
+            headers = [*block.headers, "trace"] if block.links is not None else block.headers
+            head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
             rows = "".join(
-                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row) + "</tr>"
-                for row in block.rows
+                "<tr>" + "".join(f"<td>{html.escape(c)}</td>" for c in row)
+                + (_link_cell(url) if block.links is not None else "") + "</tr>"
+                for row, url in zip(block.rows, links, strict=True)
             )
             body.append(f"<table><thead><tr>{head}</tr></thead><tbody>{rows}</tbody></table>")
         else:

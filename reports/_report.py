@@ -12,6 +12,7 @@ from pathlib import Path
 from ..evals._summary import format_p, format_share
 from ..evals._summary_model import MOSTLY_FAILED, SMALL_BIN, Stats, Summary, TaskSummary
 from ._blocks import Block, Heading, Image, Para, Table, to_html, to_markdown
+from ._samples import sample_blocks
 
 PLOTS = "plots"
 #: Holds the fingerprint of the records the report was written from.
@@ -217,8 +218,8 @@ def write_run_report(out: Path, summary: Summary, *, source: str | None = None) 
     """Write ``report.md``, ``report.html`` and ``plots/*.png`` for one run's summary into ``out``."""
     out.mkdir(parents=True, exist_ok=True)
     plots = run_plots(out, summary)
-    written = write_blocks(out, run_blocks(summary, plots, source=source),
-                           f"skillgap report: {model_name(summary.model)}")
+    blocks = run_blocks(summary, plots, source=source) + sample_blocks(out)
+    written = write_blocks(out, blocks, f"skillgap report: {model_name(summary.model)}")
     written.update({key: out / rel for key, rel in plots.items()})
     (out / STAMP).write_text(summary.records_fingerprint or "", encoding="utf-8")
     return written

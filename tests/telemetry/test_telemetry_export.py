@@ -171,3 +171,36 @@ def test_public_names_resolve_and_the_sdk_loads_only_when_asked_for() -> None:
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
                             check=True, timeout=120).stdout
     assert loaded.strip() == "[]"
+
+
+def test_report_links_each_sample_to_its_trace_when_phoenix_is_known(
+        traced: Traced, samples: list, tmp_path: Path) -> None:
+    from skillgap.reports import write_run_report
+    from skillgap.telemetry._phoenix import TraceNote, read_trace_note, write_trace_note
+
+    out = tmp_path / "run"
+    summary = run_eval(CONFIG, reader_backend(samples), out, show_progress=False)
+    assert read_trace_note(out) is None  # traced into memory: no receiver to link to
+    write_run_report(out, summary)
+    assert "Samples and their traces" not in (out / "report.html").read_text()
+
+    # What `skillgap trace annotate RUN --phoenix URL` (or a phoenix:URL run) leaves behind.
+    write_trace_note(out, TraceNote(run_id="r1", target="phoenix:http://px:6006",
+                                    phoenix_url="http://px:6006"))
+    write_run_report(out, summary)
+    page = (out / "report.html").read_text()
+    records = read_records(out)
+    for record in records:
+        assert f'<a href="http://px:6006/redirects/spans/{record.span_id}"' in page
+    assert page.count(">trace</a>") == len(records)
+    assert f"(http://px:6006/redirects/spans/{records[0].span_id})" in (out / "report.md").read_text()
+
+
+def test_trace_annotate_refuses_an_untraced_run(samples: list, tmp_path: Path,
+                                                capsys: pytest.CaptureFixture[str]) -> None:
+    run_eval(CONFIG, reader_backend(samples), tmp_path / "run", show_progress=False)
+    assert main(["trace", "annotate", str(tmp_path / "run"), "--phoenix",
+                 "http://127.0.0.1:9"]) == 1
+    assert "not traced" in capsys.readouterr().out
+    assert main(["trace", "annotate", str(tmp_path / "nothing"), "--phoenix",
+                 "http://127.0.0.1:9"]) == 2
