@@ -14,6 +14,9 @@ EXPECTED = {
     "CardHand",
     "Composition",
     "Constraint",
+    "Drawn",
+    "EvalConfig",
+    "Evaluation",
     "Expression",
     "Generation",
     "GenerationRequest",
@@ -29,16 +32,22 @@ EXPECTED = {
     "Skill",
     "SkillGraph",
     "SkillInputError",
+    "Task",
     "TextFormat",
     "__version__",
+    "aevaluate",
     "cascaded",
     "cot",
     "direct",
+    "evaluate",
     "get_skill",
     "list_skills",
     "load_backend",
+    "register_task",
+    "run_eval",
     "skill",
     "strategy",
+    "task",
 }
 
 HEAVY = ("torch", "transformers", "outlines", "langgraph", "opentelemetry.exporter")
@@ -64,6 +73,13 @@ def test_public_names_are_the_same_objects_as_in_subpackages() -> None:
     assert skillgap.SkillGraph is SkillGraph
     assert skillgap.skill is skill
     assert skillgap.Image is ImageRef is Image
+    # Loaded on first use (see test_import_is_light), still the subpackages' own objects.
+    from skillgap._evaluate import evaluate
+    from skillgap.evals import EvalConfig, run_eval
+    from skillgap.tasks import Task, task
+
+    assert (skillgap.evaluate, skillgap.run_eval, skillgap.EvalConfig) == (evaluate, run_eval, EvalConfig)
+    assert (skillgap.Task, skillgap.task) == (Task, task)
 
 
 @pytest.mark.slow
