@@ -355,12 +355,13 @@ def sample_span(sample: SampleLike, strategy: str, inputs: Mapping[str, Any],
     name = f"sample {sample.id} · {strategy}"
     with _start(name, root=run is not None, links=run.link() if run else ()) as span:
         if span.is_recording():
+            # The question first and the image last: lists (sessions, traces) show the start.
             shown: dict[str, Any] = {"question": sample.question}
-            for key, value in inputs.items():
-                shown[key] = image_url(value) if _is_image(value) else _text(value)
+            shown.update((k, _text(v)) for k, v in inputs.items() if not _is_image(v))
+            shown.update((k, image_url(v)) for k, v in inputs.items() if _is_image(v))
             attributes: dict[str, Any] = {
                 KIND: "CHAIN",
-                INPUT_VALUE: _json(shown),
+                INPUT_VALUE: json.dumps(shown, default=str, ensure_ascii=False),
                 INPUT_MIME: "application/json",
                 METADATA: _json({"task": sample.task, "sample_id": sample.id,
                                  "strategy": strategy, "difficulty": sample.difficulty}),
@@ -433,8 +434,8 @@ def finish_sample(sample: SampleSpan, records: Sequence[Any]) -> list[Any]:
     if span.is_recording():
         kind = verdict(main)
         span.set_attributes({
-            OUTPUT_VALUE: _json({"prediction": main.prediction, "gold": main.gold,
-                                 "verdict": kind}),
+            OUTPUT_VALUE: json.dumps({"verdict": kind, "prediction": main.prediction,
+                                      "gold": main.gold}, ensure_ascii=False),
             OUTPUT_MIME: "application/json",
             METADATA: _json({"task": sample.task, "sample_id": sample.sample_id,
                              "strategy": sample.strategy, "gold": main.gold,

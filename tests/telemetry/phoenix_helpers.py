@@ -45,7 +45,7 @@ class Phoenix:
                 stdout=log, stderr=subprocess.STDOUT, env=env, cwd=workdir,
             )
 
-    def wait_healthy(self, timeout_s: float = 180.0) -> None:
+    def wait_healthy(self, timeout_s: float = 300.0) -> None:
         deadline = time.monotonic() + timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
