@@ -3,8 +3,9 @@ summarize it per strategy and skill.
 
     python examples/tracing.py
 
-Swap the target for ``"otlp:http://127.0.0.1:6006"`` (Phoenix) or ``"otlp"`` (the
-``OTEL_EXPORTER_OTLP_*`` variables) to see the same spans in an observability tool.
+Swap the target for ``"phoenix:http://127.0.0.1:6006"`` (Phoenix: one trace per sample ×
+strategy in the run's session, scores as annotations) or ``"otlp"`` (the ``OTEL_EXPORTER_OTLP_*``
+variables) to see the same spans in an observability tool.
 """
 
 import tempfile
