@@ -5,6 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -190,3 +194,40 @@ def test_graph_run_works_inside_a_running_event_loop() -> None:
         return graph.run({"image": sample.image, **sample.inputs}, backend).answer_text()
 
     assert asyncio.run(notebook_cell()) == sample.answer
+
+
+_SLOW_EVAL = """
+import sys, time
+from skillgap.backends import MockBackend, register_backend
+from skillgap.cli import main
+
+@register_backend("slow")
+def slow(model=None, **options):
+    return MockBackend(handler=lambda request: time.sleep(0.1) or "0")
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_prints_one_line_with_the_resume_command(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    args = ["eval", "--backend", "slow", "--tasks", "counting", "--strategies", "direct",
+            "--no-skills", "--no-cache", "--quiet", "--n", "40", "--out", str(out)]
+    proc = subprocess.Popen([sys.executable, "-c", _SLOW_EVAL, *args], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    log = out / "samples.jsonl"
+    for _ in range(600):  # at most 60 s for the first records
+        if log.is_file() and log.read_text().count("\n") >= 2:
+            break
+        time.sleep(0.1)
+    proc.send_signal(signal.SIGINT)
+    stdout, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr[-2000:]
+    assert "Traceback" not in stderr + stdout
+    lines = [line for line in stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(f"skillgap: interrupted; every finished sample "
+                                                    f"is saved in {out}/. Resume with: skillgap eval ")
+    assert lines[0].endswith(f"--n 40 --out {out}")
+    kept = read_records(out)
+    assert 2 <= len(kept) < 40
