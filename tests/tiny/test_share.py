@@ -34,25 +34,29 @@ def test_share_rows_read_the_model_cards(tmp_path: Path) -> None:
     low = _run(tmp_path, "zero", 0.0, direct_right=False)
     high = _run(tmp_path, "twenty", 0.2, direct_right=True)
     rows = share_rows([high, low])
-    assert [row["direct_share"] for row in rows] == [0.0, 0.2]  # sorted by share
+    assert [row.direct_share for row in rows] == [0.0, 0.2]  # sorted by share
     # The mock answers "0" to direct questions at 0 %: right only where nothing matches the query.
-    assert rows[0]["direct"]["accuracy"] < 0.5 and rows[1]["direct"]["accuracy"] == 1.0
-    assert rows[0]["gap"]["absolute"] == pytest.approx(1.0 - rows[0]["direct"]["accuracy"])
-    assert rows[1]["gap"]["absolute"] == pytest.approx(0.0)
-    assert rows[1]["direct_trained_on_task"] and not rows[0]["direct_trained_on_task"]
+    low_direct, high_direct = (row.direct.accuracy if row.direct else None for row in rows)
+    assert low_direct is not None and low_direct < 0.5 and high_direct == 1.0
+    assert rows[0].gap is not None and rows[0].gap.absolute == pytest.approx(1.0 - low_direct)
+    assert rows[1].gap is not None and rows[1].gap.absolute == pytest.approx(0.0)
+    assert rows[1].direct_trained_on_task and not rows[0].direct_trained_on_task
 
 
-def test_report_writes_the_share_table_only_for_trained_models(tmp_path: Path, capsys) -> None:
+def test_report_writes_the_share_table_only_when_asked(tmp_path: Path, capsys) -> None:
     low = _run(tmp_path, "zero", 0.0, direct_right=False)
     high = _run(tmp_path, "twenty", 0.2, direct_right=True)
-    assert main(["report", str(low), str(high), "--out", str(tmp_path / "cmp")]) == 0
+    assert main(["report", str(low), str(high), "--out", str(tmp_path / "plain")]) == 0
+    assert not (tmp_path / "plain" / "direct_share.md").exists()  # not asked: not written
+    assert main(["report", str(low), str(high), "--out", str(tmp_path / "cmp"), "--share-study"]) == 0
     table = (tmp_path / "cmp" / "direct_share.md").read_text()
     assert "| counting | 0% |" in table and "| counting | 20% |" in table
     assert (tmp_path / "cmp" / "plots" / "direct_share.png").stat().st_size > 1000
 
     untrained = _run(tmp_path, "plain", None, direct_right=False)
     assert training_card(untrained) is None
-    assert main(["report", str(low), str(untrained), "--out", str(tmp_path / "cmp2")]) == 0
-    assert not (tmp_path / "cmp2" / "direct_share.md").exists()
+    assert main(["report", str(low), str(untrained), "--out", str(tmp_path / "cmp2"),
+                 "--share-study"]) == 2  # refused before anything is written
+    assert not (tmp_path / "cmp2").exists()
     with pytest.raises(ValueError, match="no training record"):
         share_rows([low, untrained])
