@@ -252,6 +252,9 @@ def write_comparison(folders: Sequence[Path], out: Path, *, overwrite: bool = Fa
               [[label, run.model, str(run.folder), str(sum(t.n_samples for t in run.summary.tasks.values())),
                 f"{run.summary.errors} ({run.summary.error_rate:.0%})"]
                for label, run in zip(labels, runs, strict=True)]),
+        *[Para(f"**Warning:** {label}, {task}: {warning}")
+          for label, run in zip(labels, runs, strict=True)
+          for task, entry in run.summary.tasks.items() for warning in entry.warnings],
         *config_blocks(runs, labels),
         Heading(2, "Side by side"),
         comparison_table(runs, labels),

@@ -107,6 +107,14 @@ def test_failed_runs_are_reported_as_failures(tmp_path: Path) -> None:
     assert "0.000" not in text.split("## counting")[1].split("majority")[0]  # no accuracy of 0
     row = next(line for line in text.splitlines() if line.startswith("| direct |"))
     assert row == "| direct | – | – | 0 | 4 (100%) | 0.0% |"
+    # Beside a working run, the failed one is flagged at the top of the comparison.
+    good = _run(tmp_path / "good", _records(3))
+    write_comparison([good, folder], tmp_path / "compare")
+    top = (tmp_path / "compare" / "report.md").read_text().split("## Side by side")[0]
+    assert "**Warning:** tiny-llava (dead), counting: 100% of the calls failed" in top
+    direct = next(line for line in (tmp_path / "compare" / "report.md").read_text().splitlines()
+                  if line.startswith("| counting | direct |"))
+    assert direct.endswith("| – (n=0, 4 errors) | – |")  # no difference to a run that scored nothing
 
 
 def test_no_share_of_a_gap_that_is_not_there_in_the_report() -> None:

@@ -80,7 +80,8 @@ def test_report_command_compares_two_runs(runs: tuple[Path, Path], tmp_path: Pat
     markdown = (out / "report.md").read_text()
     header = next(line for line in markdown.splitlines() if line.startswith("| task | metric"))
     # A column per run, labelled by what differs (the model), then the difference with its CI.
-    assert header == "| task | metric | weak-reader | strong-reader | Δ strong-reader − weak-reader [95% CI] |"
+    assert header == ("| task | metric | weak-reader | strong-reader "
+                      "| Δ strong-reader − weak-reader [95% CI] |")
     assert (out / "plots" / "compare.png").read_bytes().startswith(PNG)
     # direct is perfect in the second run: its row reads 1.000 there, 0.000-ish in the first.
     direct_row = next(line for line in markdown.splitlines() if "| cards | direct |" in line)
