@@ -432,23 +432,44 @@ _EAGER_PROCESSOR_CLASS: Any = None
 
 
 def _eager_processor_class() -> Any:
-    """outlines' ``OutlinesCoreLogitsProcessor`` with an eager, out-of-place masking step.
+    """A logits processor that masks each step with an outlines-core ``Guide``, eagerly and out of
+    place (the semantics of outlines' ``OutlinesCoreLogitsProcessor``, advancing a finished guide
+    only on a token it accepts).
 
-    The stock torch kernel is wrapped in ``torch.compile`` (about 20 s to compile on 2 CPU cores)
-    and masks in place, which would also overwrite the raw logits ``generate`` returns, from which
-    we compute log-probabilities.
+    It uses only ``outlines_core``'s compiled guide: outlines' stock processor imports
+    ``outlines_core.kernels.torch``, whose ``torch.compile`` decorator loads TorchInductor (about 5 s
+    of CPU at start-up) for a kernel we do not use, and masks in place, which would also overwrite
+    the raw logits ``generate`` returns, from which we compute log-probabilities.
     """
     global _EAGER_PROCESSOR_CLASS
     if _EAGER_PROCESSOR_CLASS is None:
         import torch
-        from outlines.backends.outlines_core import OutlinesCoreLogitsProcessor
-        from outlines_core.kernels.torch import fill_next_token_bitmask
+        from outlines_core import Guide
 
-        class EagerOutlinesCoreLogitsProcessor(OutlinesCoreLogitsProcessor):
-            def _bias_logits_torch(self, batch_size: int, logits: Any) -> Any:
-                for i in range(batch_size):
-                    fill_next_token_bitmask(self._guides[i], self._bitmasks[i])
-                words = torch.cat(self._bitmasks[:batch_size]).to(logits.device)
+        class EagerOutlinesCoreLogitsProcessor:
+            def __init__(self, index: Any, tensor_library_name: str = "torch"):
+                self.index = index
+                self._guides: list[Any] = []
+                self._bitmasks: list[Any] = []
+
+            def reset(self) -> None:
+                self._guides = []
+
+            def __call__(self, input_ids: Any, logits: Any) -> Any:
+                batch_size = input_ids.shape[0]
+                if not self._guides:
+                    words = (logits.shape[1] + 31) // 32
+                    self._guides = [Guide(self.index) for _ in range(batch_size)]
+                    self._bitmasks = [torch.full((1, words), -1, dtype=torch.int32)
+                                      for _ in range(batch_size)]
+                else:
+                    for guide, ids in zip(self._guides, input_ids, strict=True):
+                        last = int(ids[-1])
+                        if not guide.is_finished() or guide.accepts_tokens([last]):
+                            guide.advance(token_id=last, return_tokens=False)
+                for guide, mask in zip(self._guides, self._bitmasks, strict=True):
+                    guide.write_mask_into(mask.data_ptr(), mask.numel(), mask.element_size())
+                words = torch.cat(self._bitmasks).to(logits.device)
                 shifts = torch.arange(32, dtype=torch.int32, device=logits.device)
                 allowed = ((words.unsqueeze(-1) >> shifts) & 1).bool().view(batch_size, -1)
                 return logits.masked_fill(~allowed[:, : logits.shape[1]], -torch.inf)
