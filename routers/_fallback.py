@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
-from ._fit import Row, TrainOptions, calibrate
 from ._router import ThresholdRouter, register_router
 from ._signals import Signals
 
@@ -36,8 +35,3 @@ class FallbackRouter(ThresholdRouter):
         direct = signals.direct
         return None if direct is None or direct.logprob is None else -float(direct.logprob)
 
-    @classmethod
-    def train(cls, rows: Sequence[Row], options: TrainOptions) -> FallbackRouter:
-        """Calibrate per-task thresholds on ``rows`` (see :func:`calibrate`)."""
-        return calibrate(cls(name=options.name, escalate_to=options.escalate_to), rows,
-                         max_cost_ratio=options.max_cost_ratio, metric=options.metric)

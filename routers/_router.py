@@ -180,8 +180,9 @@ class ThresholdRouter(RouterBase):
     #: The cheap path a two-way router stays on.
     stay: ClassVar[str] = "direct"
 
-    def __init__(self, *, name: str, threshold: float = 0.0,
+    def __init__(self, *, name: str | None = None, threshold: float = 0.0,
                  thresholds: Mapping[str, float] | None = None, escalate_to: str = "cascaded"):
+        name = name or self.kind or type(self).__name__
         self.name = name
         self.threshold = float(threshold)
         self.thresholds = {task: float(value) for task, value in (thresholds or {}).items()}
@@ -222,6 +223,15 @@ class ThresholdRouter(RouterBase):
     @classmethod
     def from_record(cls, record: Mapping[str, Any]) -> Self:
         return cls(**cls._threshold_args(record))
+
+    @classmethod
+    def train(cls, rows: Sequence[Row], options: TrainOptions) -> Self:
+        """A router with per-task thresholds calibrated on ``rows``: the most accurate within
+        ``options.max_cost_ratio`` × the cost of always escalating."""
+        from ._fit import calibrate
+
+        return calibrate(cls(name=options.name, escalate_to=options.escalate_to), rows,
+                         max_cost_ratio=options.max_cost_ratio, metric=options.metric)
 
     @staticmethod
     def _threshold_args(record: Mapping[str, Any]) -> dict[str, Any]:
