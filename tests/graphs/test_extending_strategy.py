@@ -60,3 +60,9 @@ def test_the_example_strategy_is_registered_and_evaluated(hinted: None, tmp_path
 def test_an_unregistered_strategy_is_refused_naming_the_registered_ones() -> None:
     with pytest.raises(ValueError, match="unknown strategy 'hinted'; choose one of: direct, cascaded"):
         get_strategy("hinted")
+
+
+def test_the_readme_shows_the_example_strategy_verbatim() -> None:
+    code = EXAMPLE.read_text(encoding="utf-8").split('"""\n\n', 1)[1].split("\n\n\nif __name__")[0]
+    readme = (EXAMPLE.parents[2] / "README.md").read_text(encoding="utf-8")
+    assert code.split("\n\n\n", 1)[1] in readme  # the README leaves out the example's imports

@@ -43,3 +43,9 @@ def test_the_example_router_trains_saves_and_routes_an_eval(busy: Any, tmp_path:
     stats = result.summary.tasks["counting"].routers["busy"]
     assert stats.n == 5 and set(stats.choices) <= {"direct", "cascaded"}
     assert sum(stats.choices.values()) == pytest.approx(1.0)
+
+
+def test_the_readme_shows_the_example_router_verbatim() -> None:
+    code = EXAMPLE.read_text(encoding="utf-8").split('"""\n\n', 1)[1].split("\n\n\nif __name__")[0]
+    readme = (EXAMPLE.parents[2] / "README.md").read_text(encoding="utf-8")
+    assert code.split("\n\n\n", 1)[1] in readme  # the README leaves out the example's imports
