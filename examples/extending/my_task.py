@@ -4,7 +4,7 @@
 """
 
 import random
-from typing import ClassVar, Self
+from typing import Literal
 
 from PIL import Image
 
@@ -12,30 +12,17 @@ import skillgap as sg
 
 FRUIT = {"red": "cherry", "yellow": "banana", "green": "lime", "purple": "plum"}
 RGB = {"red": (220, 20, 20), "yellow": (230, 200, 0), "green": (0, 150, 0), "purple": (120, 40, 160)}
+Colour = Literal["red", "yellow", "green", "purple"]
+Fruit = Literal["cherry", "banana", "lime", "plum"]
 
 
-class Word(sg.TextFormat):
-    """One lower-case word; its text form is the word itself."""
-
-    pattern: ClassVar[str] = r"[a-z]{1,12}"
-    format_hint: ClassVar[str] = "Answer with one word."
-    value: str
-
-    @classmethod
-    def _from_text(cls, text: str) -> Self:
-        return cls(value=text)
-
-    def render(self) -> str:
-        return self.value
-
-
-@sg.skill(max_tokens=4)
-def read_colour(image: sg.Image) -> Word:
+@sg.skill
+def read_colour(image: sg.Image) -> Colour:
     """Name the colour of the fruit in the image."""
 
 
-@sg.skill(max_tokens=4)
-def fruit_of(colour: Word) -> Word:
+@sg.skill
+def fruit_of(colour: Colour) -> Fruit:
     """Name the fruit that has this colour."""
 
 
