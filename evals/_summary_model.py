@@ -108,6 +108,7 @@ class DifficultyBin(_Model):
     gap: float | None
     gap_ci: CI | None = None
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def small(self) -> bool:
         """Too few scored samples for the bin's numbers to mean much."""
@@ -190,6 +191,7 @@ class TaskSummary(_Model):
     def error_rate(self) -> float:
         return self.errors / self.attempted if self.attempted else 0.0
 
+    @computed_field  # type: ignore[prop-decorator]
     @property
     def mostly_failed(self) -> bool:
         return self.error_rate > MOSTLY_FAILED
