@@ -5,6 +5,7 @@ model's work), and a real headless Chromium must show a sample's annotation badg
 
 from __future__ import annotations
 
+import html
 import re
 import shutil
 import subprocess
@@ -192,11 +193,17 @@ def test_a_real_browser_shows_a_samples_annotation_badge(phoenix: Phoenix, trace
     assert done.returncode == 0, done.stderr[-2000:]
     assert SCREENSHOT.stat().st_size > 10_000
     assert f"sample {record.sample_id} · cascaded" in dom
-    # The annotation badge on the sample span: its name, then the score (the label when the
-    # call failed and there is no score).
-    score = 1.0 if record.correct else 0.0
-    expected = verdict(record) if verdict(record) in ("error", "invalid") else f"{score:.2f}"
-    badges = [re.sub(r"<[^>]+>", " ", dom[found.end():found.end() + 1500]).split()
-              for found in re.finditer(r'title="exact_match"', dom)]
-    assert badges, "no exact_match badge in the page"
-    assert any(expected in words[:4] for words in badges), [words[:4] for words in badges]
+    # The annotation badge on the sample span in the trace tree: its name, then the score (the
+    # label when the call failed and there is no score).
+    expected = verdict(record)
+    if expected not in ("error", "invalid"):
+        expected = f"{float(record.correct):.2f}"
+    assert _badge_after(dom, f"sample {record.sample_id} · cascaded") == ["exact_match", expected]
+
+
+def _badge_after(dom: str, text: str) -> list[str]:
+    """The words of the first exact_match annotation badge after ``text`` in a page."""
+    start = dom.index(text)
+    badge = dom.index('title="exact_match"', start)
+    words = html.unescape(re.sub(r"<[^>]*>", " ", dom[dom.index(">", badge) + 1:badge + 1500]))
+    return [word for word in words.split() if word not in ("μ", "µ")][:2]
