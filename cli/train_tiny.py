@@ -47,7 +47,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     help="share of chain-of-thought examples (default 0)")
     tr.add_argument("--textual-share", type=float, default=None,
                     help="share of textual-skill examples among skill examples (default 0.5)")
-    tr.add_argument("--tasks", default="rendered_text,counting,cards")
+    from ..tasks import builtin_task_names
+
+    tr.add_argument("--tasks", default=",".join(builtin_task_names()),
+                    help="comma-separated tasks to train on (default: %(default)s)")
     tr.add_argument("--warmup-steps", type=int, default=None)
     tr.add_argument("--visual-warmup-steps", type=int, default=None,
                     help="first steps train the visual skills only (default 0)")
