@@ -9,6 +9,7 @@ a positive gap (the relative gap, shares of the gap closed) are ``None`` with a 
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Literal
 
@@ -239,4 +240,7 @@ class Summary(_Model):
     def read(cls, path: Path) -> Summary:
         """Read ``summary.json`` (or a run folder's); a summary of another schema is a ValueError."""
         path = path / "summary.json" if path.is_dir() else path
-        return cls.model_validate_json(path.read_text(encoding="utf-8"))
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(data, dict) and "schema_version" not in data:
+            data["schema_version"] = 1  # version 1 (the untyped dict) wrote none: refused clearly
+        return cls.model_validate(data)

@@ -214,7 +214,6 @@ def test_summary_round_trips_through_json_and_refuses_other_versions(tmp_path: P
     assert Summary.read(tmp_path) == summary
     old = json.loads((tmp_path / "summary.json").read_text())
     del old["schema_version"]  # a version-1 summary (the untyped dict) had none
-    old["schema_version"] = 1
     (tmp_path / "summary.json").write_text(json.dumps(old))
     with pytest.raises(ValueError, match="schema version 1"):
         Summary.read(tmp_path)
