@@ -29,6 +29,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.argv = list(sys.argv[1:] if argv is None else argv)  # to print a resume command
     try:
         return int(args.func(args))
+    except KeyboardInterrupt:  # before anything was saved (a run saves what it has and says so)
+        print("\nskillgap: interrupted", file=sys.stderr)
+        return 130
     except (ValueError, KeyError) as exc:
         message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
         print(f"skillgap: error: {message}", file=sys.stderr)

@@ -120,8 +120,7 @@ def _eval(args: argparse.Namespace) -> int:
     print(format_table(summary))
     bad = [item for item in items or () if isinstance(item, SampleError)]
     if bad:
-        print(f"{len(bad)} dataset rows could not be used (first: {bad[0]}); "
-              f"all listed in {out}/dataset_errors.jsonl")
+        print(f"first unusable dataset row: {bad[0]}")  # the count is in the table above
     if cache is not None:
         print(f"call cache {cache.path}: {cache.hits} hits, {cache.misses} model calls")
     print(f"results in {out}/ (samples.jsonl, summary.json, report.md, report.html, plots/)")

@@ -134,12 +134,14 @@ def test_cli_dataset_filters_tasks_and_caps_rows(tmp_path: Path,
     assert sorted(r.sample_id for r in records) == sorted(
         [rows[0]["id"], rows[1]["id"], rows[3]["id"], rows[4]["id"]]
     )
-    assert "1 dataset rows could not be used" not in capsys.readouterr().out  # capped away
+    assert "dataset row" not in capsys.readouterr().out  # the bad row was capped away
     code = main(["eval", "--backend", "mock", "--dataset", str(path), "--tasks", "cards",
                  "--strategies", "direct", "--no-skills", "--no-cache", "--quiet",
                  "--out", str(tmp_path / "all")])
     assert code == 0
-    assert "1 dataset rows could not be used (first: " in capsys.readouterr().out
+    printed = capsys.readouterr().out
+    assert "1 dataset rows failed validation" in printed  # counted in the table
+    assert f"first unusable dataset row: {path}: row 6: missing fields 'image', 'answer'" in printed
     run = json.loads((tmp_path / "all" / "run.json").read_text())
     assert run["config"]["n"] == 3 and run["config"]["tasks"] == ["cards"]
 
