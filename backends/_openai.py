@@ -1,24 +1,37 @@
 """The ``openai`` backend: any OpenAI-compatible chat-completions server (vLLM, SGLang, llama.cpp, TGI).
 
 Each request is one HTTP call, up to ``concurrency`` in flight; the server does the batching.
-Images travel as base64 ``data:`` URLs. Transient failures (429, 5xx, timeouts, dropped
-connections) are retried with exponential backoff and jitter; a failure that outlasts the retries
-becomes this request's error generation, so an eval records it on its sample and goes on.
+The wire format is :mod:`._wire`'s, the same one ``skillgap serve`` reads. Retries are a wrapper:
+one HTTP attempt per request marks transient failures (429, 5xx, timeouts, dropped connections)
+and a :class:`RetryingBackend` composed once, here, tries them again with backoff; a failure that
+outlasts the retries becomes this request's error generation, so an eval records it on its
+sample and goes on.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
 import os
-import random
 import time
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from ._types import Generation, GenerationRequest, ImageRef, TextPart
+from ._retry import RetryingBackend, parse_retry_after, retry_delay
+from ._types import Generation, GenerationRequest
+from ._wire import (
+    STRUCTURED_OUTPUTS,
+    StructuredOutputs,
+    constraint_fields,
+    context_length_of,
+    decode_completion,
+    decode_error,
+    encode_messages,
+    encode_request,
+    image_url,
+    regex_field,
+)
 
 if TYPE_CHECKING:
     import ssl
@@ -31,16 +44,10 @@ logger = logging.getLogger("skillgap.backends.openai")
 API_KEY_ENV = ("SKILLGAP_API_KEY", "OPENAI_API_KEY")
 DEFAULT_BASE_URL = "http://127.0.0.1:8000/v1"
 
-StructuredOutputs = Literal["vllm", "vllm-legacy", "sglang", "json-only", "off"]
-STRUCTURED_OUTPUTS: tuple[str, ...] = ("vllm", "vllm-legacy", "sglang", "json-only", "off")
 # Statuses worth a retry: rate limits, request timeouts, and server-side failures.
 _RETRY_STATUSES = frozenset({408, 409, 425, 429, 500, 502, 503, 504})
-_IMAGE_MAGIC = (
-    (b"\x89PNG\r\n\x1a\n", "image/png"),
-    (b"\xff\xd8\xff", "image/jpeg"),
-    (b"GIF8", "image/gif"),
-    (b"BM", "image/bmp"),
-)
+#: The wire codec's name for building messages, kept for callers of this module.
+openai_messages = encode_messages
 
 
 class OpenAIBackend:
@@ -65,6 +72,10 @@ class OpenAIBackend:
         logprobs: Ask for token log-probabilities and report their sum as the answer's.
         native_layout: The image layout the model reads best (``skillgap serve`` of the tiny
             model reports ``grid`` through ``/models``; see :meth:`connect`).
+        context_length: The model's context window in tokens (default: the ``max_model_len`` a
+            vLLM or ``skillgap serve`` server reports through ``/models``, else unknown). A request
+            whose ``max_tokens`` alone reaches it fails here, before it is sent; the server checks
+            prompt plus ``max_tokens`` (it has the tokenizer) and answers 400 naming both.
 
     Example:
         >>> backend = OpenAIBackend("Qwen/Qwen2.5-VL-7B-Instruct", base_url="http://gpu:8000/v1")
@@ -86,6 +97,7 @@ class OpenAIBackend:
         structured_outputs: StructuredOutputs = "vllm",
         logprobs: bool = True,
         native_layout: str = "free",
+        context_length: int | None = None,
     ):
         if not model:
             raise ValueError("the openai backend needs a model name (--model)")
@@ -93,10 +105,8 @@ class OpenAIBackend:
             raise ValueError(f"concurrency must be >= 1, got {concurrency}")
         if timeout_s <= 0:
             raise ValueError(f"timeout_s must be > 0, got {timeout_s}")
-        if max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {max_retries}")
-        if backoff_s < 0 or max_backoff_s < 0:
-            raise ValueError("backoff_s and max_backoff_s must be >= 0")
+        if context_length is not None and context_length < 1:
+            raise ValueError(f"context_length must be >= 1, got {context_length}")
         if structured_outputs not in STRUCTURED_OUTPUTS:
             raise ValueError(
                 f"structured_outputs must be one of {', '.join(STRUCTURED_OUTPUTS)}; "
@@ -115,6 +125,10 @@ class OpenAIBackend:
         self.structured_outputs = structured_outputs
         self.logprobs = logprobs
         self.native_layout = native_layout
+        self.context_length = context_length
+        # Policy wraps mechanism: one HTTP attempt per request, retried by the wrapper.
+        self._policy = RetryingBackend(_Attempts(self), max_retries=max_retries, backoff_s=backoff_s,
+                                       max_backoff_s=max_backoff_s)
         self._api_key = api_key if api_key is not None else api_key_from_env()
         # Optional request fields this server rejected (found at run time, kept for the run).
         self._unsupported: set[str] = set()
@@ -159,6 +173,9 @@ class OpenAIBackend:
         layout = (card.get("skillgap") or {}).get("native_layout")
         if layout and "native_layout" not in options:
             options = {**options, "native_layout": str(layout)}
+        context = context_length_of(card)
+        if context and options.get("context_length") is None:
+            options = {**options, "context_length": context}
         return cls(model, base_url=base_url, **options)
 
     def describe(self) -> dict[str, Any]:
@@ -174,14 +191,14 @@ class OpenAIBackend:
             "max_retries": self.max_retries,
             "backoff_s": self.backoff_s,
             "max_backoff_s": self.max_backoff_s,
+            "context_length": self.context_length,
         }
 
     def __repr__(self) -> str:
         return f"OpenAIBackend(model={self.model_id!r}, base_url={_public_url(self.base_url)!r})"
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        connections = self._session()
-        return list(await asyncio.gather(*(self._call(connections, request) for request in requests)))
+        return await self._policy.generate(requests)
 
     async def aclose(self) -> None:
         """Close the connection pool now (a later call opens a new one). Not needed at the end of
@@ -207,55 +224,54 @@ class OpenAIBackend:
             self._loop = loop
         return self._connections
 
-    async def _call(self, connections: _Connections, request: GenerationRequest) -> Generation:
+    async def _attempt(self, connections: _Connections, request: GenerationRequest) -> Generation:
+        """One try at ``request``: a transient failure comes back with ``retry_after_s`` set.
+
+        Optional fields a server rejects with a 400 are dropped one by one within the attempt
+        (protocol negotiation, not a retry) and remembered for the rest of the run.
+        """
         import httpx
 
+        if self.context_length is not None and request.max_tokens >= self.context_length:
+            return _error(f"max_tokens {request.max_tokens} leaves no room for the prompt in the "
+                          f"model's context length {self.context_length}")
         async with connections.gate:
             started = time.perf_counter()
             try:
-                messages = openai_messages(request)
+                messages = encode_messages(request)
             except ValueError as exc:  # an unreadable image: this request fails, not the run
                 return _error(f"image could not be sent: {exc}")
             optional = [field for field in self._optional_fields(request) if field not in self._unsupported]
             dropped: list[str] = []
-            attempt = 0
             while True:
-                body = self._body(request, messages, [f for f in optional if f not in dropped])
-                retry_after: str | None = None
+                body = encode_request(request, self.model_id, messages=messages,
+                                      structured_outputs=self.structured_outputs,
+                                      optional=[f for f in optional if f not in dropped])
                 try:
                     async with asyncio.timeout(self.timeout_s):
                         response = await connections.post("chat/completions", body)
                 except (TimeoutError, httpx.TimeoutException):
-                    failure = f"no complete answer within {self.timeout_s:g} s"
+                    return _error(f"no complete answer within {self.timeout_s:g} s", retry_after_s=0.0)
                 except httpx.TransportError as exc:
                     failure = f"connection failed: {type(exc).__name__}: {exc}".rstrip(": ")
-                else:
-                    status = response.status_code
-                    if status == 200:
-                        try:
-                            generation = _parse(response.json(), time.perf_counter() - started)
-                        except (ValueError, KeyError, TypeError, IndexError) as exc:
-                            failure = f"malformed response: {type(exc).__name__}: {exc}"
-                        else:
-                            self._remember_unsupported(dropped)
-                            return generation
-                    else:
-                        message = _error_message(response)
-                        failure = f"HTTP {status}: {message}"
-                        if status == 400 and len(dropped) < len(optional):
-                            # Maybe an optional field this server does not know: retry without it.
-                            dropped.append(optional[len(dropped)])
-                            continue
-                        if status not in _RETRY_STATUSES:
-                            return _error(self._redact(failure))
-                        retry_after = response.headers.get("retry-after")
-                if attempt >= self.max_retries:
-                    return _error(self._redact(f"{failure} (gave up after {attempt + 1} attempts)"))
-                delay = retry_delay(attempt, retry_after, backoff_s=self.backoff_s,
-                                    max_backoff_s=self.max_backoff_s)
-                logger.debug("retrying in %.2f s after: %s", delay, failure)
-                await asyncio.sleep(delay)
-                attempt += 1
+                    return _error(self._redact(failure), retry_after_s=0.0)
+                status = response.status_code
+                if status == 200:
+                    try:
+                        generation = decode_completion(response.json(), time.perf_counter() - started)
+                    except ValueError as exc:
+                        return _error(self._redact(str(exc)), retry_after_s=0.0)
+                    self._remember_unsupported(dropped)
+                    return generation
+                failure = self._redact(f"HTTP {status}: {_error_message(response)}")
+                if status == 400 and len(dropped) < len(optional):
+                    # Maybe an optional field this server does not know: try again without it.
+                    dropped.append(optional[len(dropped)])
+                    continue
+                if status not in _RETRY_STATUSES:
+                    return _error(failure)
+                waited = parse_retry_after(response.headers.get("retry-after"))
+                return _error(failure, retry_after_s=max(0.0, waited or 0.0))
 
     def _redact(self, text: str) -> str:
         """``text`` without the API key (a server may echo it in an error that a run log keeps)."""
@@ -263,50 +279,14 @@ class OpenAIBackend:
 
     def _optional_fields(self, request: GenerationRequest) -> list[str]:
         """Fields a server may not support, in the order they are dropped after a 400."""
-        fields = []
-        constraint = request.constraint
-        if constraint is not None and self.structured_outputs != "off":
-            if constraint.kind == "regex" and self.structured_outputs != "json-only":
-                fields.append("regex")
-            elif constraint.kind == "json_schema":
-                fields.append("response_format")
-        if self.logprobs:
-            fields.append("logprobs")
-        return fields
-
-    def _body(self, request: GenerationRequest, messages: list[dict[str, Any]],
-              optional: list[str]) -> dict[str, Any]:
-        body: dict[str, Any] = {
-            "model": self.model_id,
-            "messages": messages,
-            "max_tokens": request.max_tokens,
-            "temperature": request.temperature,
-        }
-        if request.seed is not None:
-            body["seed"] = request.seed
-        constraint = request.constraint
-        if "regex" in optional and constraint is not None:
-            if self.structured_outputs == "vllm":
-                body["structured_outputs"] = {"regex": constraint.pattern}
-            elif self.structured_outputs == "vllm-legacy":
-                body["guided_regex"] = constraint.pattern
-            else:
-                body["regex"] = constraint.pattern
-        if "response_format" in optional and constraint is not None:
-            body["response_format"] = {
-                "type": "json_schema",
-                "json_schema": {"name": "output", "schema": constraint.schema_},
-            }
-        if "logprobs" in optional:
-            body["logprobs"] = True
-        return body
+        fields = constraint_fields(request.constraint, self.structured_outputs)
+        return [*fields, "logprobs"] if self.logprobs else fields
 
     def _remember_unsupported(self, dropped: list[str]) -> None:
         new = [field for field in dropped if field not in self._unsupported]
         if new:
             self._unsupported.update(new)
-            wire = {"regex": {"vllm": "structured_outputs", "vllm-legacy": "guided_regex"}.get(
-                self.structured_outputs, "regex")}
+            wire = {"regex": regex_field(self.structured_outputs)}
             logger.warning(
                 "%s rejected the request field(s) %s; sending requests without them (constrained "
                 "outputs fall back to parsing)", _public_url(self.base_url),
@@ -395,107 +375,33 @@ def list_models(
     return [card for card in data if isinstance(card, dict)]
 
 
-def openai_messages(request: GenerationRequest) -> list[dict[str, Any]]:
-    """A request's messages as chat-completions messages; images as base64 ``data:`` URLs.
-
-    Text-only messages are plain strings (every server takes those); messages with images are
-    lists of ``text`` and ``image_url`` parts in their original order.
-    """
-    messages = []
-    for message in request.messages:
-        if all(isinstance(part, TextPart) for part in message.content):
-            content: str | list[dict[str, Any]] = message.text
-        else:
-            content = [
-                {"type": "text", "text": part.text}
-                if isinstance(part, TextPart)
-                else {"type": "image_url", "image_url": {"url": image_url(part.image)}}
-                for part in message.content
-            ]
-        messages.append({"role": message.role, "content": content})
-    return messages
-
-
-def image_url(image: ImageRef) -> str:
-    """A base64 ``data:`` URL whose media type matches the image bytes (PNG when unknown)."""
-    if image.uri.startswith("data:"):
-        return image.uri
-    import base64
-
-    data = image.read_bytes()
-    media = "image/png"
-    if data[:4] == b"RIFF" and data[8:12] == b"WEBP":
-        media = "image/webp"
-    else:
-        media = next((kind for magic, kind in _IMAGE_MAGIC if data.startswith(magic)), media)
-    return f"data:{media};base64,{base64.b64encode(data).decode()}"
-
-
-def retry_delay(attempt: int, retry_after: str | None = None, *, backoff_s: float = 0.5,
-                max_backoff_s: float = 30.0, rng: random.Random | None = None) -> float:
-    """Seconds to wait before retry ``attempt + 1``.
-
-    A ``Retry-After`` header (seconds or an HTTP date) wins, capped at ``max_backoff_s``; otherwise
-    ``backoff_s * 2**attempt`` (capped) with "equal jitter": half of it fixed, half random, so
-    clients that failed together do not retry together.
-    """
-    waited = _parse_retry_after(retry_after) if retry_after else None
-    if waited is not None:
-        return min(max(waited, 0.0), max_backoff_s)
-    ceiling = min(max_backoff_s, backoff_s * 2.0**attempt)
-    return ceiling / 2 + (rng or random).uniform(0.0, ceiling / 2)
-
-
-def _parse_retry_after(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:
-        pass
-    try:
-        moment = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return moment.timestamp() - time.time()
-
-
-def _parse(data: dict[str, Any], latency_s: float) -> Generation:
-    choice = data["choices"][0]
-    text = choice["message"].get("content") or ""
-    if not isinstance(text, str):
-        raise TypeError(f"message content is {type(text).__name__}, not text")
-    usage = data.get("usage") or {}
-    logprob = None
-    entries = (choice.get("logprobs") or {}).get("content")
-    if entries:
-        logprob = float(sum(float(entry["logprob"]) for entry in entries))
-    return Generation(
-        text=text,
-        input_tokens=int(usage.get("prompt_tokens") or 0),
-        output_tokens=int(usage.get("completion_tokens") or 0),
-        latency_s=latency_s,
-        logprob=logprob,
-        finish_reason="length" if choice.get("finish_reason") == "length" else "stop",
-    )
-
-
 def _error_message(response: httpx.Response) -> str:
     """The server's error message (OpenAI's ``{"error": {"message": ...}}`` or the body's start)."""
     try:
-        payload = response.json()
+        message = decode_error(response.json())
     except ValueError:
-        return response.text[:300].strip() or response.reason_phrase
-    error = payload.get("error") if isinstance(payload, dict) else None
-    if isinstance(error, dict) and error.get("message"):
-        return str(error["message"])[:500]
-    if isinstance(error, str):
-        return error[:500]
-    if isinstance(payload, dict) and payload.get("detail"):
-        return str(payload["detail"])[:500]
-    return response.text[:300].strip() or response.reason_phrase
+        message = None
+    return message or response.text[:300].strip() or response.reason_phrase
 
 
-def _error(message: str) -> Generation:
-    return Generation(text="", finish_reason="error", error=message)
+def _error(message: str, *, retry_after_s: float | None = None) -> Generation:
+    return Generation(text="", finish_reason="error", error=message, retry_after_s=retry_after_s)
+
+
+class _Attempts:
+    """The mechanism under the retry policy: one HTTP attempt per request, all in flight at once."""
+
+    def __init__(self, owner: OpenAIBackend):
+        self.owner = owner
+        self.name = owner.name
+        self.model_id = owner.model_id
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.owner.name, "model": self.owner.model_id}
+
+    async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
+        connections = self.owner._session()
+        return list(await asyncio.gather(*(self.owner._attempt(connections, r) for r in requests)))
 
 
 def _public_url(url: str) -> str:
@@ -508,7 +414,8 @@ def _public_url(url: str) -> str:
     return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
 
 
-__all__ = ["OpenAIBackend", "api_key_from_env", "list_models", "openai_messages", "retry_delay"]
+__all__ = ["STRUCTURED_OUTPUTS", "OpenAIBackend", "StructuredOutputs", "api_key_from_env", "image_url",
+           "list_models", "openai_messages", "retry_delay"]
 
 
 def from_registry(model: str | None = None, **options: Any) -> OpenAIBackend:

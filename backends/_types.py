@@ -67,16 +67,18 @@ class ImageRef(BaseModel):
         return path.read_bytes()
 
     def load(self) -> PILImage:
-        """Decode the image as RGB; raises ``ValueError`` with the reason when it cannot."""
-        from PIL import Image, UnidentifiedImageError
+        """Decode the image as RGB; raises ``ValueError`` (an ``ImageError``) with the reason when it
+        cannot: unreadable, truncated, a decompression bomb, over the pixel cap, an odd mode."""
+        from ._images import decode_image
 
-        data = self.read_bytes()
-        try:
-            image = Image.open(io.BytesIO(data))
-            image.load()
-        except (UnidentifiedImageError, OSError) as exc:
-            raise ValueError(f"cannot decode image {self.short()}: {exc}") from None
-        return image.convert("RGB")
+        return decode_image(self.read_bytes(), where=f"image {self.short()}")
+
+    def check(self) -> tuple[int, int]:
+        """``(width, height)`` after the checks :meth:`load` makes from the header, decoding no
+        pixels; raises ``ValueError`` with the reason."""
+        from ._images import image_size
+
+        return image_size(self.read_bytes(), where=f"image {self.short()}")
 
     def data_uri(self) -> str:
         if self.uri.startswith("data:"):
@@ -191,6 +193,10 @@ class Generation(BaseModel):
     #: Which replica answered (a fleet endpoint's URL, a Ray replica), when the call was spread over
     #: several; ``None`` for a single model. Run records keep it per node, so a bad replica shows.
     served_by: str | None = None
+    #: Set on an error that is transient (rate limit, overload, timeout, dropped connection): the
+    #: request may be tried again after this many seconds (0 when the server did not say). The
+    #: retry wrapper (``backends/_retry.py``) reads it; ``None`` means retrying cannot help.
+    retry_after_s: float | None = None
 
 
 @runtime_checkable
