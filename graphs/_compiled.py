@@ -188,11 +188,15 @@ class GraphRunner:
 class CompiledGraph(GraphRunner):
     """A runnable skill graph. Build it with ``SkillGraph.compile()`` or a strategy function."""
 
-    def __init__(self, graph: SkillGraph, bindings: Mapping[str, Mapping[str, str | Input]]):
+    def __init__(self, graph: SkillGraph, bindings: Mapping[str, Mapping[str, str | Input]], *,
+                 executors: Mapping[str, Backend] | None = None):
         from langgraph.graph import END, START, StateGraph
 
         self.graph = graph
         self.name = graph.name
+        # node -> a backend that runs it instead of the run's model (a tool such as Tesseract OCR);
+        # its calls are not model calls.
+        self.executors = dict(executors or {})
         self.bindings = {node: dict(bound) for node, bound in bindings.items()}
         self.inputs = graph.graph_inputs(self.bindings)
         builder = StateGraph(GraphState, context_schema=RunContext)
@@ -286,20 +290,22 @@ class CompiledGraph(GraphRunner):
                 seed=context.seed,
                 metadata={"node": node, "graph": self.name, **context.metadata},
             )
+            backend = self.executors.get(node, context.backend)
+            model_call = node not in self.executors
             try:
-                with spans.model_call(request, context.backend) as call:
-                    generation = (await context.backend.generate([request]))[0]
+                with spans.model_call(request, backend) as call:
+                    generation = (await backend.generate([request]))[0]
                     call.done(generation)
             except Exception as exc:  # a failed call is this sample's error, not the run's
                 return _done(node, skill.name, error=f"backend error: {type(exc).__name__}: {exc}",
-                             called=True)
+                             called=model_call)
             usage = {
                 "raw": generation.text,
                 "latency_s": generation.latency_s,
                 "input_tokens": generation.input_tokens,
                 "output_tokens": generation.output_tokens,
                 "logprob": generation.logprob,
-                "called": True,
+                "called": model_call,
                 "served_by": generation.served_by,
             }
             if generation.error is not None:

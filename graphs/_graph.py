@@ -15,6 +15,7 @@ import networkx as nx
 from ..skills._skill import Skill, _type_name, get_skill
 
 if TYPE_CHECKING:
+    from ..backends._types import Backend
     from ._compiled import CompiledGraph
 
 
@@ -207,11 +208,12 @@ class SkillGraph:
                     edges.append(f"    {ids[source]} -->|{param}| {ids[node]}")
         return "\n".join(["flowchart TD", *shapes, *edges])
 
-    def compile(self) -> CompiledGraph:
-        """Validate and compile to a LangGraph graph."""
+    def compile(self, *, executors: Mapping[str, Backend] | None = None) -> CompiledGraph:
+        """Validate and compile to a LangGraph graph; ``executors`` maps nodes to backends that
+        run them instead of the run's model (tools, e.g. OCR)."""
         from ._compiled import CompiledGraph
 
-        return CompiledGraph(self, self.validate())
+        return CompiledGraph(self, self.validate(), executors=executors)
 
 
 def _compatible(produced: Any, expected: Any) -> bool:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping
-from dataclasses import replace
 from typing import Any
 
 from ..backends._types import Backend
@@ -75,25 +74,6 @@ def branch_graph(name: str, composition: Composition) -> SkillGraph:
     return get_strategy(name).build(composition)
 
 
-class _Runtime:
-    """What a node function reads from LangGraph's runtime: only ``context``."""
-
-    def __init__(self, context: RunContext):
-        self.context = context
-
-
-def _on_executor(node_fn: Any, executor: Backend) -> Any:
-    """Run a node on ``executor`` instead of the model; a tool call is not a model call."""
-
-    async def run(state: GraphState, runtime: Any) -> dict[str, Any]:
-        update = await node_fn(state, _Runtime(replace(runtime.context, backend=executor)))
-        return {"results": {name: result.model_copy(update={"called": False})
-                            for name, result in update["results"].items()}}
-
-    run.__name__ = getattr(node_fn, "__name__", "executor_node")
-    return run
-
-
 class RoutedGraph(GraphRunner):
     """A runnable routed strategy, with the same ``arun``/``run``/``abatch``/``draw`` as a
     ``CompiledGraph``. Build it with :func:`routed`."""
@@ -117,7 +97,6 @@ class RoutedGraph(GraphRunner):
                              f"(strategies: {', '.join(strategy_names())})")
         needed = list(dict.fromkeys([*([self.probe] if self.probe else []), *choices]))
         self.branches = {b: branch_graph(b, composition) for b in needed}
-        self.compiled = {b: graph.compile() for b, graph in self.branches.items()}
         self.executors: dict[str, Backend] = dict(executors or {})
         if "tesseract" in needed and "tesseract" not in self.executors:
             from ..backends._tesseract import TesseractOCR
@@ -126,42 +105,32 @@ class RoutedGraph(GraphRunner):
         missing = [b for b in needed if b in EXECUTOR_BRANCHES and b not in self.executors]
         if missing:
             raise ValueError(f"router {router.name!r} may choose {missing}: pass executors=")
+        self.compiled = {
+            b: graph.compile(executors={EXECUTOR_BRANCHES[b][1]: self.executors[b]}
+                             if b in EXECUTOR_BRANCHES else None)
+            for b, graph in self.branches.items()
+        }
         self.probe_nodes = self.branches[self.probe].topological_order() if self.probe else []
         self.inputs = self.compiled[needed[0]].inputs
 
+        # Each branch's compiled graph is one node of this graph (a LangGraph subgraph): the probe
+        # first, then the route node, then the one branch the router picks.
         builder = StateGraph(RoutedState, context_schema=RunContext)
         previous = START
-        probe_graph = self.compiled[self.probe] if self.probe else None
-        for node in self.probe_nodes:
-            assert probe_graph is not None  # probe nodes exist only with a probe
-            builder.add_node(node, probe_graph._node(node))
-            builder.add_edge(previous, node)
-            previous = node
+        if self.probe is not None:
+            previous = f"probe_{self.probe}"
+            builder.add_node(previous, self.compiled[self.probe].langgraph)
+            builder.add_edge(START, previous)
         builder.add_node(ROUTE_NODE, self._route_node())
         builder.add_edge(previous, ROUTE_NODE)
         targets: dict[str, str] = {}
         for choice in choices:
-            graph, compiled = self.branches[choice], self.compiled[choice]
-            nodes = [n for n in graph.topological_order() if n not in self.probe_nodes]
-            if not nodes:  # the probe already produced this branch's answer
+            if choice == self.probe:  # the probe already produced this branch's answer
                 targets[choice] = END
                 continue
-            for node in nodes:
-                fn = compiled._node(node)
-                if choice in EXECUTOR_BRANCHES and node == EXECUTOR_BRANCHES[choice][1]:
-                    fn = _on_executor(fn, self.executors[choice])
-                builder.add_node(node, fn)
-                parents = [p for p in graph.parents(node) if p not in self.probe_nodes]
-                if len(parents) == 1:
-                    builder.add_edge(parents[0], node)
-                elif parents:
-                    builder.add_edge(parents, node)
-            entries = [n for n in nodes if not [p for p in graph.parents(n) if p not in self.probe_nodes]]
-            if len(entries) != 1:
-                raise ValueError(f"branch {choice!r} must start at one node, has {entries}")
-            targets[choice] = entries[0]
-            for sink in graph.sinks():
-                builder.add_edge(sink, END)
+            targets[choice] = f"branch_{choice}"
+            builder.add_node(targets[choice], self.compiled[choice].langgraph)
+            builder.add_edge(targets[choice], END)
         builder.add_conditional_edges(ROUTE_NODE, _chosen, targets)  # type: ignore[arg-type]
         self.targets = targets
         self.langgraph = builder.compile(name=self.name)
@@ -261,7 +230,8 @@ class RoutedGraph(GraphRunner):
             for node in graph.topological_order():
                 if node not in self.probe_nodes:
                     node_id(node, graph)
-            edges.append(f"    {ROUTE_NODE} -.->|{choice}| {ids[target]}")
+            for entry in (n for n in graph.topological_order() if not graph.parents(n)):
+                edges.append(f"    {ROUTE_NODE} -.->|{choice}| {ids[entry]}")
             edges.append(f"    {ids[graph.answer_node()]} --> answer")
         return "\n".join(["flowchart TD", *shapes, *edges])
 

@@ -42,8 +42,11 @@ def test_the_route_is_a_conditional_edge_in_the_drawn_graph() -> None:
     assert 'route{"route<br/>router: fallback"}' in mermaid
     assert "route -.->|cascaded|" in mermaid and "route -.->|direct: keep probe| answer" in mermaid
     native = graph.langgraph.get_graph().draw_mermaid()  # LangGraph's own view: dotted conditionals
-    assert "route -. &nbsp;cascaded&nbsp; .-> visual" in native
+    assert "route -. &nbsp;cascaded&nbsp; .-> branch_cascaded" in native
     assert "route -. &nbsp;direct&nbsp; .-> __end__" in native
+    # Each branch is the strategy's own compiled graph, added as a subgraph node.
+    inside = graph.langgraph.get_graph(xray=True).draw_mermaid()
+    assert "subgraph branch_cascaded" in inside and "subgraph probe_direct" in inside
 
 
 def test_decision_span_names_router_choice_and_score() -> None:
