@@ -49,8 +49,6 @@ def rows_from_records(records: Sequence[SampleRecord], samples: Sequence[Sample]
     sample's inputs, and the direct record as the probe's outcome), so a router is fitted on what
     it will see in use.
     """
-    from ..tasks import composition
-
     strategies = set(strategy_names())
     by_sample: dict[tuple[str, str], dict[str, SampleRecord]] = {}
     for record in records:
@@ -63,7 +61,9 @@ def rows_from_records(records: Sequence[SampleRecord], samples: Sequence[Sample]
             continue
         sample = known.get((task, sample_id))
         inputs: dict[str, Any] = {} if sample is None else {"image": sample.image, **sample.inputs}
-        question = composition(task).question if sample is not None else ""
+        # The question the routed graph asked: the task's template filled in, or a dataset row's
+        # own question (taken literally, as the runner does).
+        question = "" if sample is None else sample.question.replace("{", "{{").replace("}", "}}")
         probes = {name: Probe(ok=record.error is None, logprob=record.logprob,
                               answer=record.prediction) for name, record in steps.items()}
         signals = build_signals(task, question, inputs, sample_id=sample_id, probes=probes)
