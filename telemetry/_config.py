@@ -46,10 +46,13 @@ class TraceConfig(BaseModel):
     #: GenAI client metrics (token usage, operation duration) next to the spans.
     metrics: bool = True
     #: One OTLP request's limit; after a failed export, batches are dropped for ``retry_after_s``.
-    export_timeout_s: float = Field(default=2.0, gt=0)
+    #: Generous because a live receiver on a busy machine (Phoenix taking a batch of spans with
+    #: images) can need seconds, and a dropped batch loses samples; a refused connection fails at
+    #: once, so only a receiver that never answers costs this long.
+    export_timeout_s: float = Field(default=10.0, gt=0)
     retry_after_s: float = Field(default=30.0, ge=0)
     #: How long shutdown may wait for queued spans to leave.
-    flush_timeout_s: float = Field(default=5.0, gt=0)
+    flush_timeout_s: float = Field(default=15.0, gt=0)
 
     @model_validator(mode="after")
     def _check(self) -> TraceConfig:
