@@ -68,6 +68,17 @@ def _processor_class_name(source: str, **hub: Any) -> str | None:
     return str(found) if found else None
 
 
+class NoVideoProcessor:
+    """Stands in for the video processor of a processor loaded without torchvision: the settings
+    chat templates read (SmolVLM reads ``num_frames`` and ``fps``) are unset; a video is an error."""
+
+    num_frames = None
+    fps = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        raise missing_package_error("torchvision", "this model (videos)")
+
+
 @functools.cache
 def without_video(cls: type) -> type:
     """A subclass of processor class ``cls`` that takes no video processor.
@@ -85,8 +96,10 @@ def without_video(cls: type) -> type:
     params = ", ".join(f"{p.name}=_defaults[{p.name!r}]" if p.name in defaults else p.name for p in named)
     passed = ", ".join(f"{p.name}={p.name}" for p in named)
     source = (f"def __init__(self, {params}, **kwargs):\n"
-              f"    _init(self, video_processor=None, {passed}, **kwargs)\n")
-    namespace: dict[str, Any] = {"_init": cls.__init__, "_defaults": defaults}  # type: ignore[misc]
+              f"    _init(self, video_processor=None, {passed}, **kwargs)\n"
+              f"    self.video_processor = _NoVideo()\n")
+    namespace: dict[str, Any] = {"_init": cls.__init__, "_defaults": defaults,  # type: ignore[misc]
+                                 "_NoVideo": NoVideoProcessor}
     exec(source, namespace)  # the parameter list is only known at run time
     __init__ = namespace["__init__"]
     return type(cls.__name__, (cls,), {"__init__": __init__, "__module__": cls.__module__,
@@ -142,14 +155,15 @@ def image_size_options(processor: Any, min_pixels: int | None, max_pixels: int |
     if min_pixels is None and max_pixels is None:
         return {}
     image_processor = getattr(processor, "image_processor", None)
-    size = getattr(image_processor, "size", None)
-    if not (isinstance(size, dict) and "shortest_edge" in size and "longest_edge" in size
-            and hasattr(image_processor, "merge_size")):
+    size = getattr(image_processor, "size", None)  # a dict or transformers' SizeDict
+    edges = {edge: (size.get(edge) if isinstance(size, dict) else getattr(size, edge, None))
+             for edge in ("shortest_edge", "longest_edge")}
+    if None in edges.values() or not hasattr(image_processor, "merge_size"):
         raise ValueError(
             f"min_pixels/max_pixels apply to dynamic-resolution processors (Qwen2-VL style); "
             f"{type(processor).__name__} resizes images to a fixed size"
         )
-    bounds = dict(size)
+    bounds = {edge: int(value) for edge, value in edges.items() if value is not None}
     if min_pixels is not None:
         bounds["shortest_edge"] = int(min_pixels)
     if max_pixels is not None:
@@ -168,3 +182,14 @@ def per_prompt_images(processor: Any) -> bool:
     """
     return type(processor).__name__ in {
         "MllamaProcessor", "Idefics3Processor", "SmolVLMProcessor", "Gemma3Processor"}
+
+
+#: Processors that refuse a call without images; text-only prompts (a cascade's textual step) go
+#: through their tokenizer, which is all the processor would do for them.
+_IMAGES_REQUIRED = {"PaliGemmaProcessor"}
+
+
+def text_encoder(processor: Any) -> Any:
+    """What encodes a batch of text-only prompts: the processor, or its tokenizer where the
+    processor demands images."""
+    return processor.tokenizer if type(processor).__name__ in _IMAGES_REQUIRED else processor

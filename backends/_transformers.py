@@ -280,14 +280,16 @@ class TransformersBackend(BatchingBackend):
         import torch
         from transformers import GenerationConfig, LogitsProcessorList
 
+        from ._families import text_encoder
+
         with_images = any(images)
-        inputs = self._processor(
+        encoder = self._processor if with_images else text_encoder(self._processor)
+        inputs = encoder(
             text=prompts,
-            images=images if with_images else None,
             return_tensors="pt",
             padding=True,
             add_special_tokens=False,  # the chat template already wrote them
-            **(self._image_options if with_images else {}),
+            **({"images": images, **self._image_options} if with_images else {}),
         )
         overflow = self._context_errors(inputs, request.max_tokens)
         if any(overflow):
@@ -375,7 +377,9 @@ class TransformersBackend(BatchingBackend):
                 assert constraint.pattern is not None
                 regex = constraint.pattern
             else:
-                regex = build_regex_from_schema(json.dumps(constraint.schema_))
+                # Compact JSON: unbounded whitespace would let a weak model spend its whole budget
+                # on blanks, and would make every schema's longest match unbounded.
+                regex = build_regex_from_schema(json.dumps(constraint.schema_), whitespace_pattern=r"[ ]?")
             index = regex_index(regex, self._outlines_vocabulary())
             self._budgets[constraint.key()] = longest_token_path(index, self._vocabulary_eos)
             processor = _eager_processor_class()(index, "torch")

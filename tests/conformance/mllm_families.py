@@ -7,7 +7,7 @@ style ``▁`` + byte fallback for the Gemma families) holding every special toke
 and a chat template in the family's style. Weights are random (seeded): the suite checks plumbing
 (prompts, image tokens, batching, constraints, budgets), not accuracy.
 
-Run as a script to build one family into a folder: ``python builder.py gemma3 /tmp/gemma3``.
+Run as a script to build one family into a folder: ``python mllm_families.py gemma3 /tmp/gemma3``.
 """
 
 from __future__ import annotations
@@ -133,7 +133,7 @@ def _save(path: Path, model: Any, processor: Any, generation: dict[str, Any], se
     model.generation_config = GenerationConfig(do_sample=False, **generation)
     model.save_pretrained(path, safe_serialization=True)
     processor.save_pretrained(path)
-    card = {"layout": "free", "builder": "tests/conformance/builder.py", "seed": seed}
+    card = {"layout": "free", "builder": "tests/conformance/mllm_families.py", "seed": seed}
     (path / "skillgap.json").write_text(json.dumps(card, indent=2))
     return path
 
@@ -187,10 +187,16 @@ GEMMA_TEMPLATE = (
     + _parts("<start_of_image>") + "<end_of_turn>{{ '\\n' }}{%- endfor -%}"
     "{%- if add_generation_prompt -%}<start_of_turn>model{{ '\\n' }}{%- endif -%}"
 )
-# PaliGemma has no chat turns: the processor itself writes image tokens, <bos> and the closing
-# newline around the prompt, so the template only joins the text (images are placed by the processor).
+# PaliGemma has no chat turns: image placeholders first, then the prompt; with images the processor
+# itself writes <bos> after the last placeholder and the closing newline, without images we do.
 PALIGEMMA_TEMPLATE = (
-    "{%- for message in messages -%}" + _parts("") + "{%- endfor -%}"
+    "{%- set ns = namespace(images=0) -%}"
+    "{%- for message in messages -%}{%- for part in message['content'] -%}"
+    "{%- if part['type'] == 'image' -%}<image>{%- set ns.images = ns.images + 1 -%}{%- endif -%}"
+    "{%- endfor -%}{%- endfor -%}{%- if ns.images == 0 -%}<bos>{%- endif -%}"
+    "{%- for message in messages -%}{%- for part in message['content'] -%}"
+    "{%- if part['type'] == 'text' -%}{{ part['text'] }}{%- endif -%}"
+    "{%- endfor -%}{%- endfor -%}{%- if ns.images == 0 -%}{{ '\\n' }}{%- endif -%}"
 )
 MOLMO2_TEMPLATE = (
     "{%- for message in messages -%}"
@@ -324,11 +330,264 @@ def build_gemma3(path: Path, seed: int = 0) -> Path:
                                           "pad_token_id": pad}, seed)
 
 
+def build_llava_onevision(path: Path, seed: int = 0) -> Path:
+    """LLaVA-OneVision: SigLIP tower, Qwen2 text model, any-resolution tiles, ChatML."""
+    import torch
+    from transformers import (
+        LlavaOnevisionConfig,
+        LlavaOnevisionForConditionalGeneration,
+        LlavaOnevisionImageProcessorPil,
+        LlavaOnevisionProcessor,
+    )
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<image>", "<video>"]
+    tokenizer = fast_tokenizer(
+        byte_level_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<image>", "video_token": "<video>"},
+    )
+    endoftext, _, im_end, image, video = _ids(tokenizer, *specials)
+    size, patch = 28, 14
+    pinpoints = [[28, 28], [28, 56], [56, 28], [56, 56]]
+    processor = _processor(LlavaOnevisionProcessor)(
+        image_processor=LlavaOnevisionImageProcessorPil(
+            size={"height": size, "width": size}, image_grid_pinpoints=pinpoints),
+        tokenizer=tokenizer, num_image_tokens=(size // patch) ** 2,
+        vision_feature_select_strategy="full",
+        chat_template=CHATML_TEMPLATE.replace("IMG", "<image>{{ '\\n' }}"),
+    )
+    config = LlavaOnevisionConfig(
+        vision_config={"model_type": "siglip_vision_model", "hidden_size": VISION_HIDDEN,
+                       "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": size, "patch_size": patch, "vision_use_head": False},
+        text_config={"model_type": "qwen2", "vocab_size": len(tokenizer),
+                     "max_position_embeddings": 2048, "bos_token_id": endoftext,
+                     "eos_token_id": im_end, "pad_token_id": endoftext,
+                     **{k: v for k, v in TEXT.items() if k != "head_dim"}},
+        image_token_index=image, video_token_index=video, image_grid_pinpoints=pinpoints,
+        vision_feature_select_strategy="full", vision_feature_layer=-1,
+        vision_aspect_ratio="anyres_max_9",
+    )
+    torch.manual_seed(seed)
+    model = LlavaOnevisionForConditionalGeneration(config)
+    return _save(path, model, processor, {"bos_token_id": endoftext, "eos_token_id": im_end,
+                                          "pad_token_id": endoftext}, seed)
+
+
+def build_qwen3_vl(path: Path, seed: int = 0) -> Path:
+    """Qwen3-VL: patch 16, DeepStack vision features, interleaved M-RoPE, ChatML."""
+    import torch
+    from transformers import (
+        Qwen2VLImageProcessorPil,
+        Qwen3VLConfig,
+        Qwen3VLForConditionalGeneration,
+        Qwen3VLProcessor,
+    )
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                "<|image_pad|>", "<|video_pad|>"]
+    tokenizer = fast_tokenizer(
+        byte_level_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
+                              "vision_bos_token": "<|vision_start|>",
+                              "vision_eos_token": "<|vision_end|>"},
+    )
+    endoftext, _, im_end, vstart, vend, image, video = _ids(tokenizer, *specials)
+    processor = _processor(Qwen3VLProcessor)(
+        image_processor=Qwen2VLImageProcessorPil(
+            patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3,
+            image_std=[0.5] * 3, size={"shortest_edge": 32 * 32, "longest_edge": 32 * 32 * 6}),
+        tokenizer=tokenizer,
+        chat_template=CHATML_TEMPLATE.replace("IMG", "<|vision_start|><|image_pad|><|vision_end|>"),
+    )
+    config = Qwen3VLConfig(
+        text_config={"vocab_size": len(tokenizer), "max_position_embeddings": 2048,
+                     "rope_parameters": {"rope_type": "default", "rope_theta": 10000.0,
+                                         "mrope_section": [2, 3, 3], "mrope_interleaved": True},
+                     "pad_token_id": endoftext, **TEXT},
+        vision_config={"depth": 2, "hidden_size": VISION_HIDDEN, "intermediate_size": 64,
+                       "num_heads": 2, "out_hidden_size": TEXT["hidden_size"], "patch_size": 16,
+                       "spatial_merge_size": 2, "temporal_patch_size": 2,
+                       "num_position_embeddings": 64, "deepstack_visual_indexes": [0]},
+        image_token_id=image, video_token_id=video, vision_start_token_id=vstart,
+        vision_end_token_id=vend,
+    )
+    torch.manual_seed(seed)
+    model = Qwen3VLForConditionalGeneration(config)
+    return _save(path, model, processor, {"bos_token_id": endoftext, "eos_token_id": [im_end, endoftext],
+                                          "pad_token_id": endoftext}, seed)
+
+
+def build_mllama(path: Path, seed: int = 0) -> Path:
+    """Llama 3.2 Vision: tiled images through cross-attention layers, Llama 3 headers."""
+    import torch
+    from transformers import (
+        MllamaConfig,
+        MllamaForConditionalGeneration,
+        MllamaImageProcessorPil,
+        MllamaProcessor,
+    )
+
+    specials = ["<|begin_of_text|>", "<|end_of_text|>", "<|eot_id|>", "<|start_header_id|>",
+                "<|end_header_id|>", "<|image|>", "<|python_tag|>", "<|finetune_right_pad_id|>"]
+    tokenizer = fast_tokenizer(
+        byte_level_tokenizer(specials), bos_token="<|begin_of_text|>", eos_token="<|eot_id|>",
+        pad_token="<|finetune_right_pad_id|>", extra_special_tokens={"image_token": "<|image|>"},
+    )
+    bos, end_text, eot, _, _, image, _, pad = _ids(tokenizer, *specials)
+    size = 28
+    processor = MllamaProcessor(
+        image_processor=MllamaImageProcessorPil(size={"height": size, "width": size},
+                                                max_image_tiles=2),
+        tokenizer=tokenizer, chat_template=LLAMA3_TEMPLATE,
+    )
+    config = MllamaConfig(
+        vision_config={"hidden_size": VISION_HIDDEN, "intermediate_size": 64, "num_hidden_layers": 2,
+                       "num_global_layers": 1, "attention_heads": 2, "image_size": size,
+                       "patch_size": 14, "max_num_tiles": 2, "intermediate_layers_indices": [0],
+                       "vision_output_dim": VISION_HIDDEN * 2,
+                       "supported_aspect_ratios": [[1, 1], [1, 2], [2, 1]]},
+        text_config={"vocab_size": len(tokenizer), "max_position_embeddings": 2048,
+                     "cross_attention_layers": [1], "bos_token_id": bos, "eos_token_id": eot,
+                     "pad_token_id": pad, **{k: v for k, v in TEXT.items() if k != "head_dim"}},
+        image_token_index=image,
+    )
+    torch.manual_seed(seed)
+    model = MllamaForConditionalGeneration(config)
+    return _save(path, model, processor, {"bos_token_id": bos, "eos_token_id": [eot, end_text],
+                                          "pad_token_id": pad}, seed)
+
+
+def _idefics3_family(path: Path, seed: int, smolvlm: bool) -> Path:
+    import torch
+    import transformers
+
+    prefix = "SmolVLM" if smolvlm else "Idefics3"
+    rows = [f"<row_{i + 1}_col_{j + 1}>" for i in range(6) for j in range(6)]
+    specials = ["<|endoftext|>", "<|im_start|>", "<end_of_utterance>", "<fake_token_around_image>",
+                "<image>", "<global-img>", *rows]
+    tokenizer = fast_tokenizer(
+        byte_level_tokenizer(specials), bos_token="<|im_start|>", eos_token="<end_of_utterance>",
+        pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<image>", "fake_image_token": "<fake_token_around_image>",
+                              "global_image_token": "<global-img>",
+                              "end_of_utterance_token": "<end_of_utterance>"},
+    )
+    endoftext, im_start, eou, _, image, *_ = _ids(tokenizer, *specials[:6])
+    size, patch, scale = 28, 14, 2
+    image_processor = getattr(transformers, f"{prefix}ImageProcessorPil")(
+        size={"longest_edge": 2 * size}, max_image_size={"longest_edge": size},
+        do_image_splitting=True)
+    processor_class = getattr(transformers, f"{prefix}Processor")
+    processor = _processor(processor_class)(
+        image_processor=image_processor, tokenizer=tokenizer,
+        image_seq_len=(size // patch) ** 2 // scale**2, chat_template=IDEFICS3_TEMPLATE,
+    )
+    config = getattr(transformers, f"{prefix}Config")(
+        vision_config={"hidden_size": VISION_HIDDEN, "intermediate_size": 64, "num_hidden_layers": 1,
+                       "num_attention_heads": 2, "image_size": size, "patch_size": patch},
+        text_config={"model_type": "llama", "vocab_size": len(tokenizer),
+                     "max_position_embeddings": 2048, "bos_token_id": im_start,
+                     "eos_token_id": eou, "pad_token_id": endoftext, **TEXT},
+        image_token_id=image, scale_factor=scale,
+    )
+    torch.manual_seed(seed)
+    model = getattr(transformers, f"{prefix}ForConditionalGeneration")(config)
+    return _save(path, model, processor, {"bos_token_id": im_start, "eos_token_id": eou,
+                                          "pad_token_id": endoftext}, seed)
+
+
+def build_idefics3(path: Path, seed: int = 0) -> Path:
+    """Idefics3: SigLIP-style tower with pixel shuffle, image splitting with row/col tags."""
+    return _idefics3_family(path, seed, smolvlm=False)
+
+
+def build_smolvlm(path: Path, seed: int = 0) -> Path:
+    """SmolVLM: Idefics3's architecture with its own processor (video part, num2words)."""
+    return _idefics3_family(path, seed, smolvlm=True)
+
+
+def build_paligemma(path: Path, seed: int = 0) -> Path:
+    """PaliGemma: SigLIP tower, Gemma text model, prefix image tokens, no chat turns."""
+    import torch
+    from transformers import (
+        PaliGemmaConfig,
+        PaliGemmaForConditionalGeneration,
+        PaliGemmaProcessor,
+        SiglipImageProcessorPil,
+    )
+
+    specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<image>"]
+    tokenizer = fast_tokenizer(
+        sentencepiece_tokenizer(specials), pad_token="<pad>", eos_token="<eos>", bos_token="<bos>",
+        unk_token="<unk>", extra_special_tokens={"image_token": "<image>"},
+    )
+    pad, eos, bos, _, image = _ids(tokenizer, *specials)
+    size, patch = 28, 14
+    image_processor = SiglipImageProcessorPil(size={"height": size, "width": size})
+    image_processor.image_seq_length = (size // patch) ** 2
+    processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer,
+                                   chat_template=PALIGEMMA_TEMPLATE)
+    config = PaliGemmaConfig(
+        vision_config={"model_type": "siglip_vision_model", "hidden_size": VISION_HIDDEN,
+                       "intermediate_size": 64, "num_hidden_layers": 1, "num_attention_heads": 2,
+                       "image_size": size, "patch_size": patch, "projection_dim": TEXT["hidden_size"],
+                       "vision_use_head": False},
+        text_config={"model_type": "gemma", "vocab_size": len(tokenizer),
+                     "max_position_embeddings": 2048, "bos_token_id": bos, "eos_token_id": eos,
+                     "pad_token_id": pad, **TEXT},
+        image_token_index=image, projection_dim=TEXT["hidden_size"],
+    )
+    torch.manual_seed(seed)
+    model = PaliGemmaForConditionalGeneration(config)
+    return _save(path, model, processor, {"bos_token_id": bos, "eos_token_id": eos,
+                                          "pad_token_id": pad}, seed)
+
+
+def build_molmo2(path: Path, seed: int = 0) -> Path:
+    """Molmo2: its image processor exists only with a torchvision backend in transformers 5."""
+    import torch
+    from transformers import (
+        Molmo2Config,
+        Molmo2ForConditionalGeneration,
+        Molmo2ImageProcessor,
+        Molmo2Processor,
+    )
+
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|image|>", "<im_start>",
+                "<low_res_im_start>", "<im_end>", "<im_patch>", "<im_col>", "<frame_start>",
+                "<frame_end>"]
+    tokenizer = fast_tokenizer(
+        byte_level_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<|image|>"},
+    )
+    endoftext, _, im_end, _, start, low_start, end, patch_id, _, frame_start, frame_end = _ids(
+        tokenizer, *specials)
+    image_processor = Molmo2ImageProcessor()  # raises ImportError without torchvision
+    processor = _processor(Molmo2Processor)(image_processor=image_processor, tokenizer=tokenizer,
+                                            chat_template=MOLMO2_TEMPLATE)
+    config = Molmo2Config(
+        text_config={"vocab_size": len(tokenizer), "pad_token_id": endoftext, **TEXT},
+        image_start_token_id=start, low_res_image_start_token_id=low_start,
+        image_end_token_id=end, image_patch_id=patch_id, frame_start_token_id=frame_start,
+        frame_end_token_id=frame_end,
+    )
+    torch.manual_seed(seed)
+    model = Molmo2ForConditionalGeneration(config)
+    return _save(path, model, processor, {"eos_token_id": im_end, "pad_token_id": endoftext}, seed)
+
+
 #: family name -> builder, in the order the README table lists them.
 BUILDERS: dict[str, Callable[[Path, int], Path]] = {
     "llava": build_llava,
     "qwen2_5_vl": build_qwen2_5_vl,
     "gemma3": build_gemma3,
+    "llava_onevision": build_llava_onevision,
+    "qwen3_vl": build_qwen3_vl,
+    "mllama": build_mllama,
+    "idefics3": build_idefics3,
+    "smolvlm": build_smolvlm,
+    "paligemma": build_paligemma,
+    "molmo2": build_molmo2,
 }
 
 
