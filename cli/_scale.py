@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import threading
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -45,9 +47,23 @@ def build_backend(args: argparse.Namespace, options: dict[str, Any]) -> Backend:
             if len(endpoints) > 1:
                 rest = {key: value for key, value in options.items() if key != "base_url"}
                 return FleetBackend.connect(endpoints, args.model, **rest)
-        return load_backend(args.backend, args.model, **options)
+        return _loading(load_backend(args.backend, args.model, **options))
     from ..backends._ray import RayBackend
 
     return RayBackend(args.backend, args.model, options=options, replicas=args.replicas,
                       gpus_per_replica=args.gpus_per_replica, cpus_per_replica=args.cpus_per_replica,
                       address=None if args.ray == "local" else args.ray)
+
+
+def _loading(backend: Backend) -> Backend:
+    """Start loading a local model now, in the background, so that it overlaps the rest of the
+    start (samples, graphs, LangGraph's import) instead of following it on the first call. A load
+    that fails here is left for the first call to repeat and report."""
+    load = getattr(backend, "load", None)
+    if callable(load):
+        def prefetch() -> None:
+            with contextlib.suppress(Exception):
+                load()
+
+        threading.Thread(target=prefetch, name="skillgap-model-load", daemon=True).start()
+    return backend
