@@ -62,6 +62,9 @@ def open_image(data: bytes, *, where: str = "image", max_pixels: int | None = No
             image = Image.open(io.BytesIO(data), formats=FORMATS)
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageError(f"{where}: refused as a decompression bomb ({exc})") from None
+    except Image.UnidentifiedImageError:
+        raise ImageError(f"{where}: not a readable image (no {', '.join(FORMATS)} file starts like "
+                         "this)") from None
     except Exception as exc:  # Pillow's plugins raise many types on garbage; all mean "unreadable"
         raise ImageError(f"{where}: not a readable image ({_reason(exc)})") from None
     width, height = image.size
