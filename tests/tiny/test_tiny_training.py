@@ -12,7 +12,7 @@ import pytest
 torch = pytest.importorskip("torch")
 
 from skillgap.backends._transformers import TransformersBackend  # noqa: E402
-from skillgap.tasks._compositions import composition  # noqa: E402
+from skillgap.tasks import composition  # noqa: E402
 from skillgap.tiny._training import (  # noqa: E402
     BatchMaker,
     TrainConfig,
