@@ -98,6 +98,7 @@ def _file_tasks(module: ModuleType) -> dict[str, Task]:
     """Tasks declared in ``module``: registered from it, or module-level ``Task`` objects."""
     found = {task.name: task for task in TASKS.loaded() if task.source == module.__name__}
     for value in vars(module).values():
-        if isinstance(value, Task) and value.name not in found:
+        # A Task built in the file has no source yet; one imported from elsewhere keeps its own.
+        if isinstance(value, Task) and not value.source and value.name not in found:
             found[value.name] = register_task(replace(value, source=module.__name__))
     return found

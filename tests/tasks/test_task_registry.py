@@ -140,3 +140,11 @@ def test_a_dataset_task_reads_rows_without_a_task_field(tmp_path: Path) -> None:
     items = load_dataset(rows, task=own.name)
     assert isinstance(items[0], Sample) and items[0].task == "counting_rows"
     assert items[0].question == f"How many {sample.inputs['query']} objects?"  # the template
+
+
+def test_a_task_imported_into_a_file_is_not_one_of_its_tasks(tmp_path: Path) -> None:
+    file = tmp_path / "reuses.py"
+    file.write_text("from skillgap.tasks.counting import TASK\n")
+    with pytest.raises(ValueError, match="declares no task"):
+        resolve_tasks([str(file)])
+    assert get_task("counting").source == "skillgap.tasks.counting"
