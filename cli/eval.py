@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ._args import csv as _csv
+from ._model_options import add_model_options, model_options
 from ._scale import add_arguments as add_scale_arguments
 from ._scale import build_backend
 
@@ -66,7 +67,7 @@ def _eval(args: argparse.Namespace) -> int:
             n = max([1, *counts])
     options: dict[str, object] = {}
     if args.backend == "transformers":
-        options = {"max_batch_size": args.batch_size}
+        options = {"max_batch_size": args.batch_size, **model_options(args)}
         if args.device:
             options["device"] = args.device
     if args.backend == "openai":  # the API key comes from $SKILLGAP_API_KEY or $OPENAI_API_KEY
@@ -181,6 +182,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                     help="delete the run in --out and start it again")
     ev.add_argument("--batch-size", type=int, default=32)
     ev.add_argument("--device", default=None)
+    add_model_options(ev)
     ev.add_argument("--base-url", default=None, metavar="URL",
                     help="--backend openai: the API root (default: $OPENAI_BASE_URL, else "
                          "http://127.0.0.1:8000/v1); several, comma-separated or a file of them, "
