@@ -196,9 +196,14 @@ def test_report_links_each_sample_to_its_trace_when_phoenix_is_known(
     assert f"(http://px:6006/redirects/spans/{records[0].span_id})" in (out / "report.md").read_text()
 
 
-def test_trace_annotate_refuses_an_untraced_run(samples: list, tmp_path: Path,
+def test_trace_annotate_refuses_an_untraced_run(tmp_path: Path,
                                                 capsys: pytest.CaptureFixture[str]) -> None:
-    run_eval(CONFIG, reader_backend(samples), tmp_path / "run", show_progress=False)
+    from skillgap.evals import SampleRecord
+
+    (tmp_path / "run").mkdir()
+    untraced = SampleRecord(task="counting", sample_id="s1", strategy="direct", prediction="2",
+                            raw="2", correct=True, gold="2")
+    (tmp_path / "run" / "samples.jsonl").write_text(untraced.model_dump_json() + "\n")
     assert main(["trace", "annotate", str(tmp_path / "run"), "--phoenix",
                  "http://127.0.0.1:9"]) == 1
     assert "not traced" in capsys.readouterr().out
