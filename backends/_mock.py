@@ -73,5 +73,15 @@ class MockBackend(BatchingBackend):
 
 
 def from_registry(model: str | None = None, **options: Any) -> MockBackend:
-    """The ``mock`` entry of the backend registry: answers every request with empty text."""
-    return MockBackend(handler=lambda request: "", model_id=model or "mock", **options)
+    """The ``mock`` entry of the backend registry: answers every request with empty text, after
+    decoding its images as a real model would (an undecodable one is the request's error)."""
+    return MockBackend(handler=_decode_then_answer_empty, model_id=model or "mock", **options)
+
+
+def _decode_then_answer_empty(request: GenerationRequest) -> str | Generation:
+    for image in request.images:
+        try:
+            image.load()
+        except ValueError as exc:
+            return Generation(text="", finish_reason="error", error=f"image could not be loaded: {exc}")
+    return ""

@@ -131,10 +131,10 @@ def openapi_schema(model_name: str) -> dict[str, Any]:
             "stream": {"type": "boolean", "enum": [False]},
             "response_format": {"type": "object"},
             "structured_outputs": {"type": "object"},
-            "guided_regex": {"type": "string"},
+            "guided_regex": {"type": "string", "minLength": 1},
             "guided_json": {"oneOf": [{"type": "object"}, {"type": "string"}]},
-            "guided_choice": {"type": "array", "items": {"type": "string"}},
-            "regex": {"type": "string"},
+            "guided_choice": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1}},
+            "regex": {"type": "string", "minLength": 1},
         },
     }
     security: dict[str, Any] = {"security": [{"bearer": []}, {}]}

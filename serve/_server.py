@@ -180,7 +180,8 @@ def create_app(
     async def http_error(request: Request, exc: Exception) -> JSONResponse:
         status = exc.status_code if isinstance(exc, HTTPException) else 500
         detail = exc.detail if isinstance(exc, HTTPException) else "internal error"
-        return _refuse(WireError(str(detail), status=status,
+        headers = dict(exc.headers or {}) if isinstance(exc, HTTPException) else {}  # e.g. 405's Allow
+        return _refuse(WireError(str(detail), status=status, headers=headers,
                                  kind="invalid_request_error" if status < 500 else "server_error"))
 
     routes = [
