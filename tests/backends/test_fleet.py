@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,3 +102,22 @@ def test_per_endpoint_limits_hold_and_the_least_loaded_endpoint_gets_the_next_re
     assert small.most == 1 and big.most == 3
     assert small.calls + big.calls == 24 and big.calls >= 2 * small.calls
     assert fleet.describe()["fleet"] is True and "base_url" not in fleet.describe()
+
+
+def test_skillgap_eval_takes_several_base_urls_as_a_fleet(tmp_path: Path) -> None:
+    from skillgap.cli import main
+    from skillgap.evals import read_records
+
+    first, second = FaultServer(lambda key, attempt: "ok"), FaultServer(lambda key, attempt: "ok")
+    with first.running() as one, second.running() as two:
+        listing = tmp_path / "fleet.txt"
+        listing.write_text(f"{one} 2\n{two}\n")
+        out = tmp_path / "run"
+        assert main(["eval", "--backend", "openai", "--base-url", str(listing), "--tasks", "counting",
+                     "--strategies", "direct", "--no-skills", "--n", "4", "--no-cache", "--quiet",
+                     "--out", str(out)]) == 0
+    run = json.loads((out / "run.json").read_text())
+    assert run["backend"]["fleet"] is True and "base_url" not in run["backend"]
+    served = {url for record in read_records(out) for url in (record.served_by or {}).values()}
+    assert served <= {one, two} and len(read_records(out)) == 4
+    assert main(["eval", "--replicas", "2", "--out", str(tmp_path / "x")]) == 2
