@@ -116,8 +116,9 @@ class RayBackend:
             raise ValueError("--ray needs Ray: pip install 'skillgap[ray]'") from None
         self.started_ray = False
         if not ray.is_initialized():
-            ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                     **(init_options or {}))
+            # The dashboard is only ours to switch off on a cluster we start (None: maybe local).
+            local: dict[str, Any] = {"include_dashboard": False} if address is None else {}
+            ray.init(address=address, log_to_driver=False, **local, **(init_options or {}))
             self.started_ray = True
         self.backend_name = backend
         self.replicas = replicas
