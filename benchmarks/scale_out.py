@@ -68,8 +68,15 @@ def ray_ratio(config: EvalConfig, rounds: int, batch_size: int) -> float:
     import ray
 
     # Three actors live at once (2 + 1); only the ones of the backend being timed are busy.
-    ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False,
-             runtime_env={"env_vars": {**ONE_THREAD, "HF_HUB_OFFLINE": "1"}})
+    for attempt in range(3):
+        try:
+            ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {**ONE_THREAD, "HF_HUB_OFFLINE": "1"}})
+            break
+        except Exception as exc:  # Ray gives its raylet a fixed 30 s to register: a busy machine misses it
+            ray.shutdown()
+            if "timed out during startup" not in str(exc) or attempt == 2:
+                raise
     try:
         options = {"max_batch_size": batch_size}
         model = str(default_model_path())
