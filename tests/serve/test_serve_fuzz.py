@@ -38,7 +38,7 @@ def test_the_server_publishes_its_schema(server: LiveServer) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=15, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=10, deadline=None, suppress_health_check=list(HealthCheck))
 def test_the_published_api_holds_under_schemathesis(case: Any, server: LiveServer) -> None:
     # Every check but "schema-valid data is accepted": OpenAPI cannot say "a regex that compiles",
     # "a valid JSON schema" or "at most one constraint", and those are refused with a 400.
@@ -59,7 +59,7 @@ FIELDS = st.fixed_dictionaries({"model": st.just("m") | JSON, "messages": st.jus
                             "guided_choice", "regex", "max_completion_tokens")})
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(FIELDS | JSON)
 def test_any_json_is_a_request_or_a_wire_error(payload: Any) -> None:
     try:
@@ -70,7 +70,7 @@ def test_any_json_is_a_request_or_a_wire_error(payload: Any) -> None:
         assert request.messages and request.max_tokens >= 1
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=100, deadline=None, suppress_health_check=list(HealthCheck))
 @given(st.binary(max_size=200) | st.text(alphabet="[]{}\":,0a\\", max_size=300).map(str.encode))
 def test_any_body_bytes_parse_or_are_a_400(body: bytes) -> None:
     try:

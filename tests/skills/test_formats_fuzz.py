@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from skillgap.skills._formats import CardHand, Expression, Number, ObjectList, TextFormat
@@ -15,7 +15,7 @@ FORMATS = [Number, Expression, ObjectList, CardHand]
 
 
 @pytest.mark.parametrize("kind", FORMATS, ids=lambda kind: kind.__name__)
-@settings(max_examples=80, deadline=None)
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
 @given(text=st.text(max_size=60) | st.from_regex(r"[0-9A-Z +\-*/x()?.,]{0,30}", fullmatch=True))
 def test_any_text_parses_or_is_a_value_error(kind: type[TextFormat], text: str) -> None:
     try:

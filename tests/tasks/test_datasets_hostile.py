@@ -84,7 +84,7 @@ ROWS = st.fixed_dictionaries(
 ) | ROW_VALUES
 
 
-@settings(max_examples=40, deadline=None,
+@settings(max_examples=25, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(st.lists(ROWS | st.text(max_size=30), min_size=1, max_size=4))
 def test_any_rows_become_samples_or_row_errors(tmp_path: Path, rows: list[Any]) -> None:
