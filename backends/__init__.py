@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from ._batching import BatchingBackend
+from ._batching import Batcher, BatchingBackend
 from ._cache import CachedBackend, default_cache_path
 from ._default_model import default_model_path
 from ._fleet import FleetBackend, parse_endpoints
 from ._mock import MockBackend
 from ._openai import OpenAIBackend
 from ._ray import RayBackend
+from ._images import ImageError
 from ._registry import backend_names, get_backend_factory, load_backend, register_backend
+from ._retry import RetryingBackend
 from ._tesseract import TesseractNotFound, TesseractOCR, tesseract_available
 from ._types import (
     Backend,
@@ -24,6 +26,7 @@ from ._types import (
 
 __all__ = [
     "Backend",
+    "Batcher",
     "BatchingBackend",
     "CachedBackend",
     "Constraint",
@@ -31,10 +34,12 @@ __all__ = [
     "Generation",
     "GenerationRequest",
     "ImagePart",
+    "ImageError",
     "ImageRef",
     "Message",
     "MockBackend",
     "OpenAIBackend",
+    "RetryingBackend",
     "RayBackend",
     "TesseractNotFound",
     "TesseractOCR",
