@@ -6,10 +6,10 @@ from ._batching import Batcher, BatchingBackend
 from ._cache import CachedBackend, default_cache_path
 from ._default_model import default_model_path
 from ._fleet import FleetBackend, parse_endpoints
+from ._images import ImageError
 from ._mock import MockBackend
 from ._openai import OpenAIBackend
 from ._ray import RayBackend
-from ._images import ImageError
 from ._registry import backend_names, get_backend_factory, load_backend, register_backend
 from ._retry import RetryingBackend
 from ._tesseract import TesseractNotFound, TesseractOCR, tesseract_available
@@ -33,14 +33,14 @@ __all__ = [
     "FleetBackend",
     "Generation",
     "GenerationRequest",
-    "ImagePart",
     "ImageError",
+    "ImagePart",
     "ImageRef",
     "Message",
     "MockBackend",
     "OpenAIBackend",
-    "RetryingBackend",
     "RayBackend",
+    "RetryingBackend",
     "TesseractNotFound",
     "TesseractOCR",
     "TextPart",
