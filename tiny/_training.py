@@ -16,6 +16,7 @@ Checkpoints (weights, optimiser, step) are written atomically; rerunning resumes
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import platform
@@ -35,6 +36,11 @@ KINDS = ("visual", "textual", "direct", "cot")
 #: The reference tasks, from the task registry (the tiny model's vocabulary covers these only).
 TASKS = tuple(builtin_task_names())
 CHECKPOINT = "checkpoint.pt"
+#: Per-kind mean losses of phase 1's first steps (CPU, 1 thread, seed 0; see the recipe test).
+FIRST_LOSSES_PHASE1: list[dict[str, float]] = [
+    {"textual": 4.8406, "visual": 4.80007},
+    {"textual": 4.83418, "visual": 4.79431},
+]
 LOG = "train_log.jsonl"
 
 
@@ -64,6 +70,42 @@ class TrainConfig(BaseModel):
     init_from: str | None = None
     checkpoint_every: int = Field(default=200, ge=1)
     weight_dtype: str = "float16"
+    #: Generator knob overrides per example kind and task (grid layout), e.g.
+    #: ``{"direct": {"rendered_text": {"n_operands": 2}}}``: direct-format examples then come from the
+    #: easy part of the difficulty range only, while evaluation still draws from the whole range.
+    knobs: dict[str, dict[str, dict[str, Any]]] = Field(default_factory=dict)
+    #: Relative weight of each task per example kind, e.g. ``{"textual": {"counting": 2}}``; tasks
+    #: not named weigh 1; kinds not named draw tasks uniformly.
+    task_weights: dict[str, dict[str, float]] = Field(default_factory=dict)
+
+    @field_validator("knobs")
+    @classmethod
+    def _known_knobs(
+        cls, value: dict[str, dict[str, dict[str, Any]]]
+    ) -> dict[str, dict[str, dict[str, Any]]]:
+        from ..tasks import get_generator
+
+        for kind, per_task in value.items():
+            if kind not in KINDS:
+                raise ValueError(f"unknown example kind {kind!r}; choose from: {', '.join(KINDS)}")
+            for task, knobs in per_task.items():
+                if task not in TASKS:
+                    raise ValueError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
+                get_generator(task).resolve_knobs("grid", dict(knobs))  # raises ValueError naming the knob
+        return value
+
+    @field_validator("task_weights")
+    @classmethod
+    def _known_weights(cls, value: dict[str, dict[str, float]]) -> dict[str, dict[str, float]]:
+        for kind, weights in value.items():
+            if kind not in KINDS:
+                raise ValueError(f"unknown example kind {kind!r}; choose from: {', '.join(KINDS)}")
+            for task, weight in weights.items():
+                if task not in TASKS:
+                    raise ValueError(f"unknown task {task!r}; choose from: {', '.join(TASKS)}")
+                if not weight >= 0:
+                    raise ValueError(f"task weight for {kind}/{task} must be >= 0, got {weight!r}")
+        return value
 
     @field_validator("tasks", "direct_tasks")
     @classmethod
@@ -77,6 +119,10 @@ class TrainConfig(BaseModel):
     def _shares(self) -> TrainConfig:
         if self.direct_share + self.cot_share > 1:
             raise ValueError("direct_share + cot_share must be at most 1")
+        for kind, weights in self.task_weights.items():
+            pool = self.resolved_direct_tasks() if kind == "direct" else self.tasks
+            if pool and not any(weights.get(task, 1.0) > 0 for task in pool):
+                raise ValueError(f"task_weights for {kind!r} give every task weight 0")
         return self
 
     def resolved_direct_tasks(self) -> list[str]:
@@ -113,6 +159,12 @@ class BatchMaker:
         self.processor = processor
         self.generators = {task: get_generator(task) for task in TASKS}
         self.knobs = {task: self.generators[task].resolve_knobs("grid", {}) for task in TASKS}
+        #: (kind, task) -> resolved knobs, where the config overrides them for that kind.
+        self.kind_knobs = {
+            (kind, task): self.generators[task].resolve_knobs("grid", dict(knobs))
+            for kind, per_task in config.knobs.items()
+            for task, knobs in per_task.items()
+        }
         self.compositions = {task: composition(task) for task in TASKS}
         # Derived skills are built once here, not once per example.
         self.skills = {
@@ -142,10 +194,13 @@ class BatchMaker:
         for index in range(self.config.batch_size):
             kind = self.kind_for(rng, step)
             tasks = self.config.resolved_direct_tasks() if kind == "direct" else self.config.tasks
-            task = rng.choice(tasks)
-            drawn = self.generators[task].draw(
-                sample_rng(task, "grid", seed, index), "grid", self.knobs[task]
-            )
+            weights = self.config.task_weights.get(kind)
+            if weights:
+                task = rng.choices(tasks, weights=[weights.get(t, 1.0) for t in tasks])[0]
+            else:  # the draw of the recipes that had no weights, kept so they reproduce
+                task = rng.choice(tasks)
+            knobs = self.kind_knobs.get((kind, task), self.knobs[task])
+            drawn = self.generators[task].draw(sample_rng(task, "grid", seed, index), "grid", knobs)
             examples.append(self._example(kind, task, drawn))
         return examples
 
@@ -287,11 +342,17 @@ def train_tiny(
     threads: int | None = None,
     progress: bool = True,
     on_step: Callable[[int, dict[str, float]], None] | None = None,
+    stop_after: int | None = None,
+    lineage: list[dict[str, Any]] | None = None,
+    phase_info: dict[str, Any] | None = None,
+    export: bool = True,
 ) -> TrainResult:
     """Train (or resume training) the tiny model into ``out``; the model lands in ``out/model``.
 
     Rerunning with the same ``out`` resumes from ``out/checkpoint.pt``; a different config for the
-    same folder is refused (except ``steps``, which may grow to train longer).
+    same folder is refused (except ``steps``, which may grow to train longer). ``stop_after`` ends
+    the run early (after that many steps, checkpointed) without changing the learning-rate
+    schedule, which follows ``config.steps``. ``lineage`` (earlier phases) goes into the model card.
     """
     import torch
     from tqdm.auto import tqdm
@@ -325,10 +386,11 @@ def train_tiny(
     maker = BatchMaker(config, processor)
     running: dict[str, float] = {}
     began = time.perf_counter() - elapsed
-    bar = tqdm(total=config.steps, initial=start, disable=not progress, desc="train-tiny", unit="step")
+    end = min(config.steps, stop_after) if stop_after is not None else config.steps
+    bar = tqdm(total=end, initial=start, disable=not progress, desc="train-tiny", unit="step")
     step = start
     with (out / LOG).open("a") as log:
-        for step in range(start, config.steps):
+        for step in range(start, end):
             for group in optimizer.param_groups:
                 group["lr"] = learning_rate(config, step) * group["lr_scale"]
             examples = maker.batch(step)
@@ -343,13 +405,13 @@ def train_tiny(
             if on_step is not None:
                 on_step(step, dict(running))
             done = step + 1
-            if done % 20 == 0 or done == config.steps:
+            if done % 20 == 0 or done == end:
                 log.write(json.dumps({"step": done, "lr": learning_rate(config, step),
                                       "batch": {k: round(v, 5) for k, v in per_kind.items()},
                                       "running": {k: round(v, 5) for k, v in running.items()},
                                       "elapsed_s": round(time.perf_counter() - began, 1)}) + "\n")
                 log.flush()
-            if done % config.checkpoint_every == 0 or done == config.steps:
+            if done % config.checkpoint_every == 0 or done == end:
                 _save_atomic(
                     {"config": config.model_dump(), "model": model.state_dict(),
                      "optimizer": optimizer.state_dict(), "step": done,
@@ -358,32 +420,51 @@ def train_tiny(
                 )
     bar.close()
     wall = time.perf_counter() - began
-    model_dir = export_model(model, processor, out / "model", config, wall_time_s=wall,
-                             device=device, losses=running)
-    return TrainResult(model_dir=str(model_dir), steps=config.steps, wall_time_s=round(wall, 1),
+    if not running and start > 0:  # resumed a finished run: report the logged losses
+        running = _last_logged_losses(out / LOG)
+    model_dir = out / "model"
+    if export:
+        export_model(model, processor, model_dir, config, wall_time_s=wall, device=device,
+                     losses=running, steps_done=end, lineage=lineage, phase_info=phase_info)
+    return TrainResult(model_dir=str(model_dir), steps=end, wall_time_s=round(wall, 1),
                        final_losses={k: round(v, 5) for k, v in running.items()})
 
 
+def _last_logged_losses(path: Path) -> dict[str, float]:
+    lines = path.read_text().splitlines() if path.is_file() else []
+    return dict(json.loads(lines[-1])["running"]) if lines else {}
+
+
 def _accumulate(model: Any, processor: Any, examples: list[_Example], device: str) -> dict[str, float]:
-    """Forward and backward one step's batch in per-kind micro-batches; return mean loss per kind.
+    """Forward and backward one step's batch in micro-batches; return the mean loss per kind.
 
     Kinds differ a lot in length (a CoT prompt is three times a textual one); padding them into one
-    tensor would triple the work, so each kind runs alone and the gradients add up. The loss is the
+    tensor would triple the work, so each group runs alone and the gradients add up. The loss is the
     mean over every answer token of the step, as if it were one batch.
+
+    Examples of one group share their prompt's instruction (everything before the image, or
+    before the intermediate's line): that shared prefix runs once, at batch size 1, and its
+    key/value cache is repeated for the group, so the instruction costs one example's compute
+    instead of the group's. This is exact (same losses and gradients as running every full
+    sequence, up to float rounding): autograd sums the prefix's gradients over the group.
     """
     import torch
 
-    groups: dict[tuple[str, str], list[_Example]] = defaultdict(list)
-    for example in examples:  # (kind, task): prompts of one group have nearly the same length
-        groups[example.kind, example.task].append(example)
+    groups: dict[tuple[str, str, str], list[_Example]] = defaultdict(list)
+    for example in examples:
+        groups[example.kind, example.task, _shared_prompt(example.prompt)].append(example)
     batches = {key: collate(group, processor) for key, group in groups.items()}
     total = sum(int((batch["labels"][:, 1:] != -100).sum()) for batch in batches.values())
+    image_token = processor.tokenizer.convert_tokens_to_ids("<image>")
     losses: dict[str, list[float]] = defaultdict(list)
-    for (kind, _task), batch in batches.items():
+    for (kind, _task, _prefix), batch in batches.items():
         batch = {key: value.to(device) for key, value in batch.items()}
         labels = batch.pop("labels")
-        logits = model(**batch).logits[:, :-1].float()
-        targets = labels[:, 1:]
+        shared = _shared_length(batch["input_ids"], labels, image_token)
+        if shared > 0:
+            logits, targets = _forward_with_shared_prefix(model, batch, labels, shared)
+        else:
+            logits, targets = model(**batch).logits[:, :-1].float(), labels[:, 1:]
         token_loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), targets.reshape(-1), ignore_index=-100,
             reduction="none",
@@ -395,11 +476,57 @@ def _accumulate(model: Any, processor: Any, examples: list[_Example], device: st
     return {kind: sum(values) / len(values) for kind, values in losses.items()}
 
 
+def _shared_prompt(prompt: str) -> str:
+    """The part of a prompt that examples of one group can share: up to the image or last line."""
+    cut = prompt.find("<image>")
+    return prompt[: cut if cut >= 0 else prompt.rfind("\n") + 1]
+
+
+def _shared_length(input_ids: Any, labels: Any, image_token: int) -> int:
+    """Tokens every row starts with, ending before any image token and any label (0: none)."""
+    import torch
+
+    if input_ids.shape[0] < 2:
+        return 0
+    same = (input_ids == input_ids[:1]).all(dim=0)
+    stop = (input_ids == image_token).any(dim=0) | (labels != -100).any(dim=0)
+    same = same & ~stop
+    # Leave at least two tokens per row: the last shared token's successor starts the rest.
+    length = int(torch.cumprod(same.long(), dim=0).sum())
+    return max(0, min(length, input_ids.shape[1] - 2) - 1)
+
+
+def _forward_with_shared_prefix(model: Any, batch: dict[str, Any], labels: Any, shared: int) -> Any:
+    """Run ``input_ids[:, :shared]`` once and the rest of every row on its repeated cache.
+
+    ``shared`` stops one token short of the longest shared prefix, so the prediction of the
+    first token after the cache comes from the rest's first position (no label is lost).
+    """
+    from transformers import DynamicCache
+
+    input_ids, mask = batch["input_ids"], batch["attention_mask"]
+    rows = input_ids.shape[0]
+    cache = DynamicCache()
+    # transformers renames ``past_key_values`` to ``cache`` (5.24 warns about the old name).
+    name = "cache" if "cache" in inspect.signature(model.forward).parameters else "past_key_values"
+    model(input_ids=input_ids[:1, :shared], attention_mask=mask[:1, :shared], use_cache=True,
+          **{name: cache})
+    cache.batch_repeat_interleave(rows)
+    rest = {key: value for key, value in batch.items() if key not in ("input_ids", "attention_mask")}
+    logits = model(input_ids=input_ids[:, shared:], attention_mask=mask, use_cache=True,
+                   **{name: cache}, **rest).logits
+    return logits[:, :-1].float(), labels[:, shared + 1 :]
+
+
 def export_model(
     model: Any, processor: Any, folder: Path, config: TrainConfig, *, wall_time_s: float, device: str,
-    losses: dict[str, float],
+    losses: dict[str, float], steps_done: int | None = None,
+    lineage: list[dict[str, Any]] | None = None, phase_info: dict[str, Any] | None = None,
 ) -> Path:
-    """Save weights (``config.weight_dtype``) + processor + a card recording how they were made."""
+    """Save weights (``config.weight_dtype``) + processor + a card recording how they were made.
+
+    ``lineage`` lists the earlier phases (as in the shipped card); this run is appended to it.
+    """
     import copy
 
     import torch
@@ -409,6 +536,19 @@ def export_model(
     exported.save_pretrained(folder, safe_serialization=True)
     processor.save_pretrained(folder)
     parameters = sum(p.numel() for p in model.parameters())
+    steps_done = config.steps if steps_done is None else steps_done
+    this_phase = {
+        "phase": len(lineage or []) + 1,
+        "config": config.model_dump(),
+        "steps": steps_done,
+        "examples": steps_done * config.batch_size,
+        "data_mix": _data_mix(config),
+        "wall_time_s": round(wall_time_s, 1),
+        "hardware": _hardware(device),
+        "final_running_losses": {k: round(v, 5) for k, v in losses.items()},
+        **(phase_info or {}),
+    }
+    phases = [*(lineage or []), this_phase]
     card = {
         "layout": "grid",
         "image_size": 80,
@@ -416,13 +556,16 @@ def export_model(
         "trained": True,
         "training": {
             "config": config.model_dump(),
-            "steps": config.steps,
-            "examples_seen": config.steps * config.batch_size,
+            "steps": steps_done,
+            "examples_seen": steps_done * config.batch_size,
             "data_mix": _data_mix(config),
             "wall_time_s": round(wall_time_s, 1),
             "hardware": _hardware(device),
             "final_running_losses": {k: round(v, 5) for k, v in losses.items()},
             "train_seeds": "negative generator seeds (-1 - seed*10**7 - step); evaluate on seeds >= 0",
+            "lineage": phases,
+            "total_steps": sum(int(phase.get("steps", 0)) for phase in phases),
+            "total_wall_time_s": round(sum(float(phase.get("wall_time_s", 0)) for phase in phases), 1),
         },
         "parameters": parameters,
     }
@@ -430,23 +573,191 @@ def export_model(
     return folder
 
 
-def _data_mix(config: TrainConfig) -> dict[str, float]:
+def _data_mix(config: TrainConfig) -> dict[str, Any]:
     skills = 1 - config.direct_share - config.cot_share
-    return {
+    mix: dict[str, Any] = {
         "visual": round(skills * (1 - config.textual_share), 4),
         "textual": round(skills * config.textual_share, 4),
         "direct": config.direct_share,
         "cot": config.cot_share,
     }
+    if config.task_weights:
+        mix["task_weights"] = config.task_weights
+    if config.knobs:
+        mix["knob_overrides"] = config.knobs
+    return mix
 
 
 def _hardware(device: str) -> str:
     import torch
 
     if device.startswith("cuda") and torch.cuda.is_available():
-        return f"cuda: {torch.cuda.get_device_name(0)}"
-    return f"cpu: {platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+        return f"cuda: {torch.cuda.get_device_name(0)}; torch {torch.__version__}"
+    return (f"cpu: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{torch.get_num_threads()} torch threads, no GPU; torch {torch.__version__}")
 
 
-__all__ = ["KINDS", "BatchMaker", "TrainConfig", "TrainResult", "collate", "learning_rate", "train_seed",
-           "train_tiny"]
+# --------------------------------------------------------------------------------------------
+# Recipes: the recorded phases that made a shipped model, replayable with one command
+# --------------------------------------------------------------------------------------------
+
+#: Direct-format and CoT examples come from the easy part of each task's grid range (evaluation
+#: draws the whole range: 2–3 operands, 1–9 objects, 2–3 cards), the way real MLLMs compose partially.
+EASY_KNOBS: dict[str, dict[str, Any]] = {
+    "rendered_text": {"n_operands": 2},
+    "counting": {"n_objects": [1, 4]},
+    "cards": {"n_cards": 2},
+}
+
+
+#: The v2 phase: continue v1 with far more textual examples (counting weighted most: it was the
+#: weakest), visual examples in every step (text-only training had erased the visual skill), and
+#: direct / CoT examples from the easy part of each range only.
+V2_CONFIG = TrainConfig(
+    steps=1200, batch_size=192, lr=6e-4, warmup_steps=30, decay_fraction=0.3,
+    direct_share=0.25, cot_share=0.08, textual_share=0.75,
+    task_weights={"textual": {"rendered_text": 2.0, "counting": 3.0, "cards": 1.0}},
+    knobs={"direct": EASY_KNOBS, "cot": EASY_KNOBS}, checkpoint_every=50,
+)
+V2_COMMAND = (
+    "skillgap train-tiny --recipe default --phase phase4 --init-from <v1 model folder> --out v2"
+)
+
+
+class Phase(BaseModel):
+    """One recorded training phase: its config, where it starts, and the CLI command it equals."""
+
+    name: str
+    config: TrainConfig
+    #: Start from the previous phase's checkpoint (the first phase starts from ``config.init_from``).
+    from_previous: bool = True
+    #: Stop after this many steps without changing the schedule (it follows ``config.steps``).
+    stop_after: int | None = Field(default=None, ge=1)
+    command: str
+    note: str | None = None
+    #: Per-kind mean losses of the first steps of this phase (from a deterministic CPU run), so a
+    #: test can check that the recipe still draws the same data and computes the same losses.
+    first_losses: list[dict[str, float]] = Field(default_factory=list)
+
+    @property
+    def steps_run(self) -> int:
+        return self.stop_after or self.config.steps
+
+
+def _v1_phases() -> list[Phase]:
+    return [
+        Phase(
+            name="phase1", from_previous=False, stop_after=1900,
+            config=TrainConfig(steps=3600, batch_size=64, lr=1e-3, textual_share=0.6, checkpoint_every=100),
+            command="skillgap train-tiny --out base --steps 3600 --batch-size 64 --lr 1e-3 "
+                    "--textual-share 0.6 --checkpoint-every 100 (stopped after the step-1900 checkpoint)",
+            first_losses=FIRST_LOSSES_PHASE1,
+        ),
+        Phase(
+            name="phase2",
+            config=TrainConfig(steps=1300, batch_size=64, lr=7e-4, warmup_steps=50, textual_share=0.85),
+            command="skillgap train-tiny --out phase2 --init-from base/checkpoint.pt --steps 1300 "
+                    "--batch-size 64 --lr 7e-4 --warmup-steps 50 --textual-share 0.85",
+        ),
+        Phase(
+            name="phase3",
+            config=TrainConfig(steps=300, batch_size=64, lr=3e-4, warmup_steps=20, decay_fraction=0.5,
+                               textual_share=0.7, cot_share=0.05, direct_share=0.2, checkpoint_every=50),
+            command="skillgap train-tiny --out share-20 --init-from phase2/checkpoint.pt --steps 300 "
+                    "--batch-size 64 --lr 3e-4 --warmup-steps 20 --textual-share 0.7 --cot-share 0.05 "
+                    "--direct-share 0.2 --threads 1",
+            note="the v1 shipped model (decay_fraction as its card records; phases 1-2 used the default)",
+        ),
+    ]
+
+
+def _v2_phase() -> Phase:
+    return Phase(
+        name="phase4",
+        config=V2_CONFIG,
+        command=V2_COMMAND,
+        note="v2: far more textual examples (counting weighted most), visual examples kept in every "
+             "step, direct and CoT examples from the easy part of each task's range only",
+    )
+
+
+RECIPES: dict[str, Callable[[], list[Phase]]] = {
+    "v1": _v1_phases,
+    "default": lambda: [*_v1_phases(), _v2_phase()],
+}
+
+
+def recipe(name: str) -> list[Phase]:
+    """The recorded phases of a recipe (``default``: the shipped model; ``v1``: its predecessor)."""
+    if name not in RECIPES:
+        raise ValueError(f"unknown recipe {name!r}; choose from: {', '.join(RECIPES)}")
+    return RECIPES[name]()
+
+
+def train_recipe(
+    name: str,
+    out: str | Path,
+    *,
+    phases: list[str] | None = None,
+    init_from: str | None = None,
+    device: str | None = None,
+    threads: int | None = None,
+    progress: bool = True,
+) -> TrainResult:
+    """Run a recipe's phases in order into ``out/<phase name>``; rerunning resumes.
+
+    ``phases`` runs only the named ones (the first of them starts from ``init_from``, e.g. a
+    shipped model folder, unless it is the recipe's first phase). The last phase exports
+    ``out/<phase>/model`` with every phase of the recipe in its card's lineage.
+    """
+    out = Path(out)
+    chain = recipe(name)
+    selected = [p for p in chain if phases is None or p.name in phases]
+    if phases is not None and len(selected) != len(set(phases)):
+        raise ValueError(f"unknown phase in {phases!r}; recipe {name!r} has: "
+                         f"{', '.join(p.name for p in chain)}")
+    lineage: list[dict[str, Any]] = []
+    recorded = _card_lineage(init_from) if init_from else []
+    previous: Path | None = None
+    result: TrainResult | None = None
+    for index, phase in enumerate(chain):
+        entry: dict[str, Any] = {"phase": index + 1, "name": phase.name, "command": phase.command,
+                                 "steps": phase.steps_run,
+                                 "examples": phase.steps_run * phase.config.batch_size,
+                                 "data_mix": _data_mix(phase.config)}
+        if phase.note:
+            entry["note"] = phase.note
+        if phase not in selected:
+            # Phases not rerun here: what the starting model's card recorded about them, if anything.
+            lineage.append(recorded[index] if index < len(recorded) else {**entry, "run": "not rerun here"})
+            previous = out / phase.name / CHECKPOINT
+            continue
+        config = phase.config
+        start = init_from if phase is selected[0] and init_from else (
+            str(previous) if phase.from_previous and previous is not None else config.init_from
+        )
+        if phase.from_previous and start is None:
+            raise ValueError(f"phase {phase.name} continues an earlier phase: pass init_from")
+        config = config.model_copy(update={"init_from": str(Path(start).resolve()) if start else None})
+        is_last = phase is selected[-1]
+        result = train_tiny(config, out / phase.name, device=device, threads=threads, progress=progress,
+                            stop_after=phase.stop_after, lineage=lineage, export=is_last,
+                            phase_info={"name": phase.name, "command": phase.command,
+                                        "init_from": config.init_from,
+                                        **({"note": phase.note} if phase.note else {})})
+        lineage.append({**entry, "init_from": config.init_from, "wall_time_s": result.wall_time_s,
+                        "final_running_losses": result.final_losses})
+        previous = out / phase.name / CHECKPOINT
+    assert result is not None
+    return result
+
+
+def _card_lineage(folder: str) -> list[dict[str, Any]]:
+    card = Path(folder) / MODEL_CARD
+    if not card.is_file():
+        return []
+    return list(json.loads(card.read_text()).get("training", {}).get("lineage", []))
+
+
+__all__ = ["EASY_KNOBS", "KINDS", "RECIPES", "BatchMaker", "Phase", "TrainConfig", "TrainResult", "collate",
+           "learning_rate", "recipe", "train_recipe", "train_seed", "train_tiny"]

@@ -14,10 +14,15 @@ torch = pytest.importorskip("torch")
 from skillgap.backends._transformers import TransformersBackend  # noqa: E402
 from skillgap.tasks import composition  # noqa: E402
 from skillgap.tiny._training import (  # noqa: E402
+    EASY_KNOBS,
     BatchMaker,
     TrainConfig,
+    _accumulate,
+    _shared_prompt,
     collate,
     learning_rate,
+    recipe,
+    train_recipe,
     train_seed,
     train_tiny,
 )
@@ -150,3 +155,131 @@ def test_a_different_config_does_not_resume_silently(tmp_path: Path) -> None:
         with pytest.raises(ValueError, match="different training config"):
             train_tiny(TrainConfig(steps=2, batch_size=4, warmup_steps=0), tmp_path, threads=1,
                        progress=False)
+
+
+def test_kind_knobs_draw_direct_and_cot_from_the_easy_range_only(processor) -> None:
+    config = TrainConfig(batch_size=300, direct_share=0.4, cot_share=0.2, textual_share=0.5,
+                         knobs={"direct": EASY_KNOBS, "cot": EASY_KNOBS})
+    examples = BatchMaker(config, processor).batch(0)
+
+    def size(example) -> int:  # operands, objects or cards in the example's intermediate
+        text = example.prompt.rsplit(": ", 1)[1].rstrip(">") if example.kind == "textual" else (
+            example.target.split("\n")[0] if example.kind in ("visual", "cot") else None)
+        if text is None:
+            return -1
+        return len(text.replace("+", " ").replace("-", " ").split())
+
+    by_kind: dict[tuple[str, str], set[int]] = {}
+    for example in examples:
+        by_kind.setdefault((example.kind, example.task), set()).add(size(example))
+    assert by_kind["cot", "rendered_text"] == {2}
+    assert max(by_kind["cot", "counting"]) <= 4 and max(by_kind["cot", "cards"]) == 2
+    assert max(by_kind["visual", "counting"]) > 4 and 3 in by_kind["textual", "rendered_text"]
+    # Direct targets come from the easy range too: two single-digit operands give at most 18.
+    direct = [int(e.target) for e in examples if (e.kind, e.task) == ("direct", "rendered_text")]
+    assert direct and max(direct) <= 18
+
+
+def test_task_weights_and_knob_validation(processor) -> None:
+    config = TrainConfig(batch_size=400, textual_share=1.0,
+                         task_weights={"textual": {"counting": 8, "cards": 0}})
+    tasks = Counter(example.task for example in BatchMaker(config, processor).batch(0))
+    assert tasks["cards"] == 0 and tasks["counting"] > 5 * tasks["rendered_text"]
+    with pytest.raises(ValueError, match="n_objects"):
+        TrainConfig(knobs={"direct": {"counting": {"n_objects": [0, 40]}}})
+    with pytest.raises(ValueError, match="unknown example kind"):
+        TrainConfig(knobs={"composed": {"counting": {}}})
+    with pytest.raises(ValueError, match="weight 0"):
+        TrainConfig(task_weights={"textual": {"counting": 0, "cards": 0, "rendered_text": 0}})
+
+
+def test_shared_prefix_gives_the_same_losses_and_gradients(processor, tiny_model_path: Path) -> None:
+    from transformers import LlavaForConditionalGeneration
+
+    import skillgap.tiny._training as training
+
+    model = LlavaForConditionalGeneration.from_pretrained(tiny_model_path, dtype=torch.float32)
+    examples = BatchMaker(TrainConfig(batch_size=24, direct_share=0.2, cot_share=0.2), processor).batch(1)
+    assert _shared_prompt(examples[0].prompt)  # every prompt shares an instruction
+
+    def run(monkey: bool):
+        model.zero_grad()
+        original = training._shared_length
+        if monkey:
+            training._shared_length = lambda *args: 0
+        try:
+            losses = _accumulate(model, processor, examples, "cpu")
+        finally:
+            training._shared_length = original
+        return losses, torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None])
+
+    shared, grad_shared = run(False)
+    plain, grad_plain = run(True)
+    assert shared.keys() == plain.keys()
+    for kind in plain:
+        assert shared[kind] == pytest.approx(plain[kind], rel=1e-4)
+    assert float((grad_shared - grad_plain).norm() / grad_plain.norm()) < 1e-4
+
+
+def test_recipe_first_steps_match_the_recorded_losses(tmp_path: Path) -> None:
+    """The default recipe's first phase, from scratch: its first steps reproduce the record."""
+    first = recipe("default")[0]
+    assert first.first_losses, "the recipe records its first steps' losses"
+    seen: list[dict[str, float]] = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        train_tiny(first.config, tmp_path, device="cpu", threads=1, progress=False,
+                   stop_after=len(first.first_losses), export=False,
+                   on_step=lambda step, losses: seen.append(dict(losses)))
+    assert len(seen) == len(first.first_losses)
+    for got, want in zip(seen, first.first_losses, strict=True):
+        assert got.keys() == want.keys()
+        for kind in want:
+            assert got[kind] == pytest.approx(want[kind], abs=2e-4), (kind, got, want)
+
+
+def test_recipes_are_recorded_and_reproducible_by_name() -> None:
+    default = recipe("default")
+    assert [phase.name for phase in default] == ["phase1", "phase2", "phase3", "phase4"]
+    assert [phase.name for phase in recipe("v1")] == ["phase1", "phase2", "phase3"]
+    assert not default[0].from_previous and default[0].config.init_from is None
+    last = default[-1].config
+    assert last.knobs["direct"] == EASY_KNOBS and last.knobs["cot"] == EASY_KNOBS
+    assert all(seed_phase.config.seed >= 0 for seed_phase in default)
+    # The shipped model's card records the recipe's phases and its own knobs.
+    from skillgap.tiny import SHIPPED_MODEL_DIR
+
+    card = json.loads((SHIPPED_MODEL_DIR / "skillgap.json").read_text())
+    lineage = card["training"]["lineage"]
+    assert [entry["command"] for entry in lineage] == [phase.command for phase in default]
+    assert card["training"]["config"]["knobs"] == json.loads(json.dumps(last.model_dump()["knobs"]))
+    with pytest.raises(ValueError, match="unknown recipe"):
+        recipe("v9")
+
+
+def test_train_recipe_runs_selected_phases_with_lineage(tmp_path: Path, tiny_model_path: Path,
+                                                        monkeypatch) -> None:
+    import skillgap.tiny._training as training
+
+    small = [
+        training.Phase(name="a", from_previous=False, command="a", config=TrainConfig(
+            steps=2, batch_size=4, warmup_steps=0, checkpoint_every=1)),
+        training.Phase(name="b", command="b", config=TrainConfig(
+            steps=1, batch_size=4, warmup_steps=0, direct_share=0.5, knobs={"direct": EASY_KNOBS})),
+    ]
+    monkeypatch.setitem(training.RECIPES, "small", lambda: small)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = train_recipe("small", tmp_path, threads=1, progress=False)
+        only_b = train_recipe("small", tmp_path / "again", phases=["b"], init_from=str(tiny_model_path),
+                              threads=1, progress=False)
+    assert (tmp_path / "a" / "checkpoint.pt").is_file() and not (tmp_path / "a" / "model").exists()
+    card = json.loads((Path(result.model_dir) / "skillgap.json").read_text())
+    assert [entry["command"] for entry in card["training"]["lineage"]] == ["a", "b"]
+    assert card["training"]["lineage"][1]["init_from"].endswith("checkpoint.pt")
+    assert card["training"]["total_steps"] == 3
+    again = json.loads((Path(only_b.model_dir) / "skillgap.json").read_text())["training"]
+    assert again["config"]["init_from"] == str(tiny_model_path.resolve())
+    assert len(again["lineage"]) == 2
+    with pytest.raises(ValueError, match="unknown phase"):
+        train_recipe("small", tmp_path / "x", phases=["zz"])
