@@ -63,7 +63,7 @@ def span_url(phoenix_url: str, span_id: str) -> str:
     return f"{base_url(phoenix_url)}/redirects/spans/{span_id}"
 
 
-def is_phoenix(url: str, timeout_s: float = 1.0) -> bool:
+def is_phoenix(url: str, timeout_s: float = 5.0) -> bool:
     """Whether ``url`` is a Phoenix server (it answers ``GET /arize_phoenix_version``)."""
     try:
         with urllib.request.urlopen(f"{base_url(url)}/arize_phoenix_version",

@@ -23,6 +23,7 @@ from skillgap.backends import load_backend
 from skillgap.cli import main
 from skillgap.evals import EvalConfig, read_records, run_eval
 from skillgap.telemetry import TraceConfig, configure_tracing
+from skillgap.telemetry._phoenix import is_phoenix
 from skillgap.telemetry._spans import model_name, verdict
 
 pytestmark = [pytest.mark.phoenix, pytest.mark.slow]
@@ -63,13 +64,14 @@ def _seconds(span: dict[str, Any]) -> float:
 @pytest.fixture(scope="module")
 def traced_run(phoenix: Phoenix, tiny_model_path: Path,
                tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
-    """One eval of the tiny model traced to Phoenix with a plain ``otlp:URL`` (skillgap finds out
-    that the receiver is Phoenix and posts the annotations itself)."""
+    """One eval of the tiny model traced with ``phoenix:URL`` (a plain ``otlp:URL`` asks the
+    endpoint first; on a loaded machine that question can be slow, so the test says it)."""
     project = f"skillgap-test-{uuid.uuid4().hex[:8]}"
     out = tmp_path_factory.mktemp("run")
     config = EvalConfig(tasks=["counting", "cards"], n=1, seed=11)
     backend = load_backend("transformers", str(tiny_model_path))
-    with configure_tracing(TraceConfig.parse(f"otlp:{phoenix.url}", project_name=project)) as tracing:
+    assert is_phoenix(phoenix.url) and is_phoenix(f"{phoenix.url}/v1/traces")
+    with configure_tracing(TraceConfig.parse(f"phoenix:{phoenix.url}", project_name=project)) as tracing:
         run_eval(config, backend, out, show_progress=False)
     assert tracing.export_failures == 0
     records = read_records(out)
