@@ -8,7 +8,6 @@ the same ``AutoProcessor`` / ``AutoModelForImageTextToText`` path as any real mo
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import tempfile
 import threading
