@@ -51,3 +51,6 @@ bench: setup
 	$(PY) benchmarks/tracing.py
 	$(PY) benchmarks/http_serving.py
 	$(PY) benchmarks/router_target.py
+	$(PY) benchmarks/serve_load.py
+	$(PY) benchmarks/scale_out.py
+	$(PY) benchmarks/startup.py
