@@ -244,6 +244,20 @@ def build_llava(path: Path, seed: int = 0) -> Path:
                                           "pad_token_id": pad}, seed)
 
 
+def _qwen_tokenizer() -> tuple[Any, tuple[int, ...]]:
+    """The byte-level BPE tokenizer of the Qwen-VL families (ChatML and vision specials), and the
+    ids of its specials: endoftext, im_start, im_end, vision_start, vision_end, image, video."""
+    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
+                "<|image_pad|>", "<|video_pad|>"]
+    tokenizer = fast_tokenizer(
+        byte_level_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
+        extra_special_tokens={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
+                              "vision_bos_token": "<|vision_start|>",
+                              "vision_eos_token": "<|vision_end|>"},
+    )
+    return tokenizer, tuple(_ids(tokenizer, *specials))
+
+
 def build_qwen2_5_vl(path: Path, seed: int = 0) -> Path:
     """Qwen2.5-VL: dynamic-resolution vision (``image_grid_thw``), ChatML, byte-level BPE."""
     import torch
@@ -254,15 +268,7 @@ def build_qwen2_5_vl(path: Path, seed: int = 0) -> Path:
         Qwen2VLImageProcessorPil,
     )
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                "<|image_pad|>", "<|video_pad|>"]
-    tokenizer = fast_tokenizer(
-        byte_level_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        extra_special_tokens={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
-                              "vision_bos_token": "<|vision_start|>",
-                              "vision_eos_token": "<|vision_end|>"},
-    )
-    endoftext, _, im_end, vstart, vend, image, video = _ids(tokenizer, *specials)
+    tokenizer, (endoftext, _, im_end, vstart, vend, image, video) = _qwen_tokenizer()
     processor = _processor(Qwen2_5_VLProcessor)(
         image_processor=Qwen2VLImageProcessorPil(
             patch_size=14, merge_size=2, temporal_patch_size=2,
@@ -383,15 +389,7 @@ def build_qwen3_vl(path: Path, seed: int = 0) -> Path:
         Qwen3VLProcessor,
     )
 
-    specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|vision_start|>", "<|vision_end|>",
-                "<|image_pad|>", "<|video_pad|>"]
-    tokenizer = fast_tokenizer(
-        byte_level_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        extra_special_tokens={"image_token": "<|image_pad|>", "video_token": "<|video_pad|>",
-                              "vision_bos_token": "<|vision_start|>",
-                              "vision_eos_token": "<|vision_end|>"},
-    )
-    endoftext, _, im_end, vstart, vend, image, video = _ids(tokenizer, *specials)
+    tokenizer, (endoftext, _, im_end, vstart, vend, image, video) = _qwen_tokenizer()
     processor = _processor(Qwen3VLProcessor)(
         image_processor=Qwen2VLImageProcessorPil(
             patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3,
