@@ -14,16 +14,14 @@ import argparse
 import asyncio
 import base64
 import io
-import os
 import re
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+
+from skillgap.serve import serve_process
 
 
 @dataclass
@@ -47,40 +45,9 @@ class Load:
 @contextmanager
 def serve(*args: str, api_key: str | None = None) -> Iterator[tuple[str, int, list[str]]]:
     """``skillgap serve --port 0 ARGS`` as a subprocess: yields (API root, pid, output lines)."""
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    if api_key:
-        env["SKILLGAP_SERVE_API_KEY"] = api_key
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skillgap.cli", "serve", "--port", "0", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-    output: list[str] = []
-    ready = threading.Event()
-
-    def drain() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            output.append(line)
-            if " at http://" in line:
-                ready.set()
-
-    reader = threading.Thread(target=drain, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 120
-        while not ready.is_set() and process.poll() is None and time.monotonic() < deadline:
-            ready.wait(0.1)
-        found = re.search(r"at (http://\S+/v1)", "".join(output))
-        if found is None:
-            raise RuntimeError("skillgap serve did not start:\n" + "".join(output))
-        yield found.group(1), process.pid, output
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        reader.join(timeout=5)
+    env = {"SKILLGAP_SERVE_API_KEY": api_key} if api_key else None
+    with serve_process(*args, env=env) as server:
+        yield server.url, server.process.pid, server.output
 
 
 def peak_rss_mib(pid: int) -> float:

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+from skillgap.serve import serve_process
 
 
 class LiveServer:
@@ -27,38 +25,6 @@ class LiveServer:
 
 @contextmanager
 def live_serve(*args: str, api_key: str | None = None) -> Iterator[LiveServer]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    if api_key:
-        env["SKILLGAP_SERVE_API_KEY"] = api_key
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skillgap.cli", "serve", "--port", "0", "--log-level", "info", *args],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    output: list[str] = []
-    found = threading.Event()
-
-    def read() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:  # keep draining, so the server never blocks on a full pipe
-            output.append(line)
-            if " at http://" in line:
-                found.set()
-
-    reader = threading.Thread(target=read, daemon=True)
-    reader.start()
-    try:
-        deadline = time.monotonic() + 90
-        while not found.is_set() and process.poll() is None and time.monotonic() < deadline:
-            found.wait(0.1)
-        assert found.is_set(), "".join(output)
-        url = re.search(r"at (http://\S+/v1)", "".join(output))
-        assert url, "".join(output)
-        yield LiveServer(process, url.group(1), output)
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=15)
-        reader.join(timeout=5)
+    env = {"SKILLGAP_SERVE_API_KEY": api_key} if api_key else None
+    with serve_process("--log-level", "info", *args, env=env, start_timeout_s=90) as server:
+        yield LiveServer(server.process, server.url, server.output)
