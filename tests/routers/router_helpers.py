@@ -57,7 +57,7 @@ def row(sample_id: str, *, direct: bool, cascaded: bool, logprob: float | None =
         correct["cot"] = cot
         costs["cot"] = Cost(1, 9, 0.15)
     image_stats = {"ink_fraction": 0.0, "colour_fraction": 0.0, "ink_columns": 0.0, "ink_rows": 0.0,
-                   "ink_tiles": 0.0, **stats}
+                   "ink_tiles": 0.0, "ink_blobs": 0.0, **stats}
     signals = Signals(task=task, sample_id=sample_id, question="q",
                       probes={"direct": Probe(ok=direct_ok, logprob=logprob, answer="1")})
     return Row(task, sample_id, signals.with_image_stats(image_stats), correct, costs)
