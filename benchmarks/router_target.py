@@ -2,7 +2,8 @@
 
 1. A training run (``--train-seed``): direct, cascaded and cot on every task.
 2. Routers trained on it (``skillgap route train``): fallback, learned with the direct
-   log-probability, learned before any call (``pre``), and rule.
+   log-probability, learned before any call (``pre``), rule, and cheapest (direct, CoT or the
+   cascade, before any call).
 3. A held-out run (``--eval-seed``) with the strategies and every router as ``routed:`` steps; the
    call cache makes the routers' direct and cascaded calls free. Its report has the Pareto plot.
 
@@ -29,6 +30,7 @@ ROUTERS = {  # name: (kind, feature set)
     "learned": ("learned", "direct"),
     "learned-pre": ("learned", "pre"),
     "rule": ("rule", "direct"),
+    "cheapest": ("cheapest", "pre"),
 }
 
 

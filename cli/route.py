@@ -58,7 +58,8 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     rt.add_argument("--name", default=None, help="the router's name (default: the file's stem)")
     rt.add_argument("--features", default="direct", choices=["direct", "pre"],
                     help="learned: 'direct' probes the direct call first and uses its answer "
-                         "log-probability; 'pre' decides before any call (task, question, image stats)")
+                         "log-probability; 'pre' decides before any call (task, question, image stats); "
+                         "cheapest: 'pre' only")
     rt.add_argument("--escalate-to", default="cascaded",
                     choices=[s for s in strategy_names() if s != ThresholdRouter.stay],
                     help=f"two-way routers: the strategy to escalate to from {ThresholdRouter.stay}")

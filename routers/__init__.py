@@ -2,7 +2,8 @@
 
 Built-in routers: ``FixedRouter`` and ``RuleRouter`` (per task), ``FallbackRouter`` (direct first,
 escalate on a failed constraint or a low answer log-probability), ``LearnedRouter`` (a logistic
-regression on cheap features, trained on a run log) and ``OracleRouter`` (the upper bound). Train
+regression on cheap features, trained on a run log), ``CheapestRouter`` (the cheapest strategy
+likely to be right, decided before any call) and ``OracleRouter`` (the upper bound). Train
 and replay them on run logs with ``skillgap.evals.train_router`` / ``simulate``; run them live with
 ``skillgap.graphs.routed``. Every router sees one :class:`Signals` type, built by one builder live
 and offline. Router kinds are registered with ``@register_router`` and ``skillgap.routers`` entry
@@ -10,6 +11,7 @@ points.
 """
 
 from ._calibrate import Cost, Item, Point, pick_threshold, sweep
+from ._cheapest import CheapestRouter, Rung
 from ._fallback import FallbackRouter
 from ._features import FEATURE_SETS, image_stats, signal_features
 from ._files import (
@@ -46,6 +48,7 @@ __all__ = [
     "ENTRY_POINT_GROUP",
     "FEATURE_SETS",
     "ROUTER_KINDS",
+    "CheapestRouter",
     "Cost",
     "FallbackRouter",
     "FixedRouter",
@@ -61,6 +64,7 @@ __all__ = [
     "RouterOverlapError",
     "Row",
     "RuleRouter",
+    "Rung",
     "Signals",
     "ThresholdRouter",
     "TrainOptions",
