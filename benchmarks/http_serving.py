@@ -13,54 +13,13 @@ identically (greedy decoding), which is checked.
 from __future__ import annotations
 
 import argparse
-import os
-import queue
-import re
-import subprocess
-import sys
-import threading
-import time
 import warnings
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 from _paired import paired_ratio
 
 from skillgap.backends import OpenAIBackend, load_backend
 from skillgap.evals import EvalConfig
-
-
-@contextmanager
-def skillgap_serve(batch_size: int) -> Iterator[str]:
-    """Start ``skillgap serve`` on a free port; yield its API root; stop it at the end."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skillgap.cli", "serve", "--port", "0", "--batch-size", str(batch_size),
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env={**os.environ},
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()],
-                     daemon=True).start()
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                line = lines.get(timeout=1)
-            except queue.Empty:
-                continue
-            found = re.search(r"at (http://\S+/v1)", line)
-            if found:
-                yield found.group(1)
-                return
-        raise RuntimeError("skillgap serve did not start")
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-        if process.stdout is not None:
-            process.stdout.close()
+from skillgap.serve import serve_process
 
 
 def main() -> None:
@@ -75,8 +34,13 @@ def main() -> None:
     config = EvalConfig(tasks=[args.task], strategies=["cascaded"], skills=False, n=args.n,
                         seed=4242, layout="grid")
     local = load_backend("transformers", max_batch_size=args.batch_size)
-    with skillgap_serve(args.batch_size) as url:
-        remote = OpenAIBackend.connect(url, concurrency=2 * args.batch_size)
+    import torch
+
+    # The server computes with as many threads as the in-process model does here.
+    threads = {"OMP_NUM_THREADS": str(torch.get_num_threads())}
+    with serve_process("--batch-size", str(args.batch_size), "--log-level", "warning", env=threads,
+                       start_timeout_s=300) as server:
+        remote = OpenAIBackend.connect(server.url, concurrency=2 * args.batch_size)
         ratio = paired_ratio(config, ("http", remote), ("in-process", local), args.rounds)
     print(f"http ratio: {ratio:.2f}")
 

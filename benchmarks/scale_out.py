@@ -20,48 +20,16 @@ from __future__ import annotations
 
 import argparse
 import os
-import queue
-import re
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 
 from _paired import paired_ratio
 
 from skillgap.backends import FleetBackend, RayBackend, default_model_path
 from skillgap.evals import EvalConfig
+from skillgap.serve import serve_process
 
-ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-
-
-@contextmanager
-def skillgap_serve(batch_size: int) -> Iterator[str]:
-    """``skillgap serve`` of the embedded model on a free port, one compute thread; yields its URL."""
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skillgap.cli", "serve", "--port", "0", "--batch-size", str(batch_size),
-         "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-        env={**os.environ, **ONE_THREAD, "HF_HUB_OFFLINE": "1"},
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()], daemon=True).start()
-    try:
-        deadline = time.monotonic() + 300
-        while time.monotonic() < deadline and process.poll() is None:
-            try:
-                found = re.search(r"at (http://\S+/v1)", lines.get(timeout=1))
-            except queue.Empty:
-                continue
-            if found:
-                yield found.group(1)
-                return
-        sys.exit("skillgap serve did not start")
-    finally:
-        process.kill()
-        process.wait(timeout=30)
+# Each replica computes with one thread and never looks the model up on the (closed) hub.
+WORKER_ENV = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
 
 
 def ray_ratio(config: EvalConfig, rounds: int, batch_size: int) -> float:
@@ -71,7 +39,7 @@ def ray_ratio(config: EvalConfig, rounds: int, batch_size: int) -> float:
     for attempt in range(3):
         try:
             ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": {**ONE_THREAD, "HF_HUB_OFFLINE": "1"}})
+                     runtime_env={"env_vars": WORKER_ENV})
             break
         except Exception as exc:  # Ray gives its raylet a fixed 30 s to register: a busy machine misses it
             ray.shutdown()
@@ -89,7 +57,10 @@ def ray_ratio(config: EvalConfig, rounds: int, batch_size: int) -> float:
 
 def fleet_ratio(config: EvalConfig, rounds: int, batch_size: int) -> float:
     with ExitStack() as stack:
-        urls = [stack.enter_context(skillgap_serve(batch_size)) for _ in range(2)]
+        servers = [stack.enter_context(serve_process("--batch-size", str(batch_size), "--log-level",
+                                                     "warning", env=WORKER_ENV, start_timeout_s=300))
+                   for _ in range(2)]
+        urls = [server.url for server in servers]
         two = FleetBackend.connect(urls, concurrency=64)
         one = FleetBackend.connect(urls[:1], concurrency=64)
         return paired_ratio(config, ("2 endpoints", two), ("1 endpoint", one), rounds)

@@ -6,15 +6,10 @@ run, and a rerun on the surviving endpoints must resume to the same log (nothing
 
 from __future__ import annotations
 
-import os
-import queue
-import re
 import signal
-import subprocess
-import sys
-import threading
-import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -22,59 +17,32 @@ from conftest import CONFIG, assert_same_predictions, by_key, run_killing
 
 from skillgap.backends import FleetBackend
 from skillgap.evals import SampleRecord, run_eval
+from skillgap.serve import ServeProcess, serve_process
 
 pytestmark = pytest.mark.slow
 
 
-Servers = list[tuple[str, "subprocess.Popen[str]"]]
-
-
 @pytest.fixture
-def three_servers(tiny_model_path: Path, tiny_model_cache: Path) -> Iterator[Servers]:
-    env = {**os.environ, "SKILLGAP_CACHE": str(tiny_model_cache), "HF_HUB_OFFLINE": "1",
-           "OMP_NUM_THREADS": "1"}
-    processes = [
-        subprocess.Popen([sys.executable, "-m", "skillgap.cli", "serve", "--model", str(tiny_model_path),
-                          "--port", "0", "--served-model-name", "tiny", "--log-level", "warning",
-                          "--batch-size", "8"],
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
-        for _ in range(3)
-    ]
-    lines: queue.Queue[tuple[int, str]] = queue.Queue()
-    for index, process in enumerate(processes):
-        threading.Thread(target=lambda i=index, p=process: [lines.put((i, line)) for line in p.stdout or ()],
-                         daemon=True).start()
-    try:
-        urls: dict[int, str] = {}
-        seen: list[str] = []
-        deadline = time.monotonic() + 300  # three model loads at once on a busy 2-core machine
-        while len(urls) < 3 and time.monotonic() < deadline:
-            try:
-                index, line = lines.get(timeout=1)
-            except queue.Empty:
-                assert all(p.poll() is None for p in processes), "a server exited:\n" + "".join(seen)
-                continue
-            seen.append(line)
-            found = re.search(r"at (http://\S+/v1)", line)
-            if found:
-                urls[index] = found.group(1)
-        assert len(urls) == 3, "the servers did not start:\n" + "".join(seen)
-        yield [(urls[i], processes[i]) for i in range(3)]
-    finally:
-        for process in processes:
-            if process.poll() is None:
-                process.kill()
-            process.wait(timeout=30)
-            if process.stdout is not None:
-                process.stdout.close()
+def three_servers(tiny_model_path: Path, tiny_model_cache: Path) -> Iterator[list[ServeProcess]]:
+    env = {"SKILLGAP_CACHE": str(tiny_model_cache), "HF_HUB_OFFLINE": "1"}
+    args = ("--model", str(tiny_model_path), "--served-model-name", "tiny", "--log-level", "warning",
+            "--batch-size", "8")
+    # Started side by side (three model loads at once on a busy 2-core machine); each one that
+    # started is stopped when the test ends, whether or not the others did.
+    with ExitStack() as stack:
+        with ThreadPoolExecutor(3) as pool:
+            servers = list(pool.map(
+                lambda _: stack.enter_context(serve_process(*args, env=env, start_timeout_s=300)),
+                range(3)))
+        yield servers
 
 
 def test_a_fleet_with_one_server_killed_mid_eval_records_every_pair_once_as_in_process(
-    three_servers: Servers,
+    three_servers: list[ServeProcess],
     in_process_records: dict[tuple[str, str, str], SampleRecord], tmp_path: Path,
 ) -> None:
-    urls = [url for url, _ in three_servers]
-    victim_url, victim = three_servers[0]
+    urls = [server.url for server in three_servers]
+    victim_url, victim = three_servers[0].url, three_servers[0].process
     fleet = FleetBackend.connect(urls)
 
     def kill_after_first_answer() -> bool:

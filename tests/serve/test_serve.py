@@ -6,13 +6,8 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import os
-import queue
 import re
 import socket
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -34,7 +29,7 @@ from skillgap.backends import (
 from skillgap.backends._openai import image_url
 from skillgap.backends._transformers import TransformersBackend
 from skillgap.evals import EvalConfig, read_records, run_eval
-from skillgap.serve import serving
+from skillgap.serve import serve_process, serving
 from skillgap.tasks._generators import generate
 
 SCHEMA = {
@@ -200,37 +195,10 @@ def test_concurrent_requests_share_batches_and_constraints_arrive() -> None:
 @pytest.fixture(scope="module")
 def served_by_cli(tiny_model_path: Path, tiny_model_cache: Path) -> Iterator[str]:
     """``skillgap serve`` as a user runs it, in its own process, on a free port."""
-    env = {**os.environ, "SKILLGAP_CACHE": str(tiny_model_cache), "HF_HUB_OFFLINE": "1"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "skillgap.cli", "serve", "--model", str(tiny_model_path), "--port", "0",
-         "--served-model-name", "tiny", "--log-level", "warning"],
-        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
-    )
-    lines: queue.Queue[str] = queue.Queue()
-    assert process.stdout is not None
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout or ()],
-                     daemon=True).start()
-    try:
-        deadline = time.monotonic() + 180
-        url = None
-        seen = []
-        while url is None and time.monotonic() < deadline and process.poll() is None:
-            try:
-                seen.append(lines.get(timeout=1))
-            except queue.Empty:
-                continue
-            found = re.search(r"at (http://\S+/v1)", seen[-1])
-            url = found.group(1) if found else None
-        assert url is not None, "skillgap serve did not start:\n" + "".join(seen)
-        yield url
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=30)
-        process.stdout.close()
+    env = {"SKILLGAP_CACHE": str(tiny_model_cache), "HF_HUB_OFFLINE": "1"}
+    with serve_process("--model", str(tiny_model_path), "--served-model-name", "tiny",
+                       "--log-level", "warning", env=env, start_timeout_s=180) as server:
+        yield server.url
 
 
 @pytest.mark.slow
