@@ -18,7 +18,8 @@ from typing import Any
 #: Optional packages some processors import, and how to install them.
 OPTIONAL_PACKAGES: dict[str, str] = {
     "num2words": "pip install 'skillgap[models]' (or: pip install num2words)",
-    "torchvision": "pip install torchvision matching your torch build (see the README's family table)",
+    # torchvision releases pair with one torch release each (see the README's family table).
+    "torchvision": "pip install 'skillgap[vision]' (torchvision, for the torch build installed)",
 }
 
 
@@ -127,10 +128,14 @@ def load_processor(source: str, **hub: Any) -> Any:
             processor = narrowed.from_pretrained(source, **hub)
         else:
             processor = AutoProcessor.from_pretrained(source, **hub)
-    except ImportError as exc:
-        for package in OPTIONAL_PACKAGES:
-            if package in str(exc):
-                raise missing_package_error(package, source, exc) from exc
+    except (ImportError, ValueError) as exc:
+        text = str(exc)
+        # transformers says a backend is missing with a ValueError (Molmo2's image processor
+        # without torchvision: "... Missing optional dependencies: torchvision").
+        if isinstance(exc, ImportError) or "Missing optional dependencies" in text:
+            for package in OPTIONAL_PACKAGES:
+                if package in text:
+                    raise missing_package_error(package, source, exc) from exc
         raise
     _check_optional_packages(processor, source)
     return processor
