@@ -52,14 +52,17 @@ def run_checks(model: str | None, *, device: str | None = None, layout: str | No
     checks.append(Check("load", "pass", f"{type(backend._model).__name__}, {backend.dtype} on "
                         f"{backend.device} in {time.perf_counter() - started:.1f}s"))
     try:
-        steps: list[Callable[[Any, str], Check]] = [
-            _chat_template, _image_tokens, _batched_equals_single]
-        for step in steps:
-            checks.append(_guarded(step, backend, layout or backend.native_layout))
-        checks += _constraints(backend, layout or backend.native_layout)
+        checks += check_backend(backend, layout or backend.native_layout)
     finally:
         backend.close()
     return checks
+
+
+def check_backend(backend: Any, layout: str) -> list[Check]:
+    """The checks after loading, on a loaded ``TransformersBackend`` (left open): chat template,
+    image tokens, batched = single, each task skill's constraint and the CoT answer line."""
+    steps: list[Callable[[Any, str], Check]] = [_chat_template, _image_tokens, _batched_equals_single]
+    return [*(_guarded(step, backend, layout) for step in steps), *_constraints(backend, layout)]
 
 
 def _load_hint(exc: BaseException) -> str:
@@ -109,10 +112,14 @@ def _image_tokens(backend: Any, layout: str) -> Check:
     prompt = backend._render(_request("What is in the image?", image))
     inputs = processor(text=[prompt], images=[[image.load()]], return_tensors="pt",
                        add_special_tokens=False)
-    token_id = getattr(processor, "image_token_id", None)
+    # The token the model replaces with image features; Molmo2's processor expands its <|image|>
+    # placeholder into patch tokens of another id, so the processor's own id is not enough.
+    token_id = getattr(backend._model.config, "image_token_id", None)
     if token_id is None:
-        return Check("image tokens", "fail", "the processor declares no image_token_id",
-                     "set image_token in the tokenizer's special tokens")
+        token_id = getattr(processor, "image_token_id", None)
+    if token_id is None:
+        return Check("image tokens", "fail", "neither the model config nor the processor declares "
+                     "an image_token_id", "set image_token in the tokenizer's special tokens")
     count = int((inputs["input_ids"] == token_id).sum())
     if count == 0:
         return Check("image tokens", "fail", f"no image token in {_short(prompt)!r}",
