@@ -2,26 +2,40 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 from mllm_families import BUILDERS, build
 
-#: Families whose models cannot be built here, with the exact reason (their tests are xfail).
-UNAVAILABLE: dict[str, str] = {
-    "molmo2": "Molmo2ImageProcessor has only a torchvision backend in transformers 5.24 (no PIL "
-    "variant), and PyPI's torchvision does not import beside the CPU torch 2.13 wheel used here",
-}
+#: Families whose processors exist only with torchvision (no PIL image processor in transformers 5).
+TORCHVISION_ONLY = {"molmo2"}
+#: Families also checked in the torchvision venv (``make conformance-vision``, pytest ``-m vision``),
+#: with torchvision image processors and their video processors: what users of them have.
+VISION_RUN = ("llava_onevision", "qwen2_5_vl", "smolvlm", "molmo2")
+
+
+def torchvision_required() -> bool:
+    """``make conformance-vision`` sets this: there a torchvision-only family must run, never skip."""
+    return os.environ.get("SKILLGAP_REQUIRE_TORCHVISION") == "1"
 
 
 def family_params() -> list[object]:
-    """Every family as a pytest parameter; unavailable ones strictly xfail with their reason."""
-    return [
-        pytest.param(name, marks=pytest.mark.xfail(reason=UNAVAILABLE[name], raises=ImportError,
-                                                   strict=True))
-        if name in UNAVAILABLE else name
-        for name in BUILDERS
-    ]
+    """Every family as a pytest parameter: marked ``vision`` when the torchvision run checks it
+    too; a torchvision-only family skips where torchvision is absent (and not required)."""
+    from skillgap.backends._families import torchvision_available
+
+    params: list[object] = []
+    for name in BUILDERS:
+        marks: list[pytest.MarkDecorator] = []
+        if name in VISION_RUN:
+            marks.append(pytest.mark.vision)
+        if name in TORCHVISION_ONLY and not torchvision_available() and not torchvision_required():
+            marks.append(pytest.mark.skip(
+                reason=f"{name}'s image processor needs torchvision, which does not pair with this "
+                       "CPU torch build; `make conformance-vision` runs it in a venv with torchvision"))
+        params.append(pytest.param(name, marks=marks))
+    return params
 
 
 class FamilyModels:

@@ -120,11 +120,31 @@ def _ids(tokenizer: Any, *tokens: str) -> list[int]:
     return ids
 
 
-def _processor(cls: type) -> Any:
-    """The processor class, without its video part when torchvision is absent (images only)."""
+def _image_processor(name: str, **settings: Any) -> Any:
+    """The family's image processor as users get it: the torchvision backend where torchvision is
+    installed (transformers' default), else the PIL one (``<name>Pil``)."""
+    import transformers
+
+    from skillgap.backends._families import torchvision_available
+
+    return getattr(transformers, name if torchvision_available() else f"{name}Pil")(**settings)
+
+
+def _processor(cls: type, video: str | None = None) -> Any:
+    """A constructor of processor class ``cls``: with torchvision, one that adds the family's video
+    processor ``video`` (as hub folders have it); without, the class narrowed to images (as
+    skillgap loads it then)."""
+    import transformers
+
     from skillgap.backends._families import takes_video, torchvision_available, without_video
 
-    return without_video(cls) if takes_video(cls) and not torchvision_available() else cls
+    if not takes_video(cls):
+        return cls
+    if not torchvision_available():
+        return without_video(cls)
+    assert video is not None, f"{cls.__name__} takes a video processor: name it"
+    video_processor = getattr(transformers, video)()
+    return lambda **parts: cls(video_processor=video_processor, **parts)
 
 
 def _save(path: Path, model: Any, processor: Any, generation: dict[str, Any], seed: int) -> Path:
@@ -132,7 +152,8 @@ def _save(path: Path, model: Any, processor: Any, generation: dict[str, Any], se
 
     model.generation_config = GenerationConfig(do_sample=False, **generation)
     model.save_pretrained(path, safe_serialization=True)
-    processor.save_pretrained(path)
+    if processor is not None:
+        processor.save_pretrained(path)
     card = {"layout": "free", "builder": "tests/conformance/mllm_families.py", "seed": seed}
     (path / "skillgap.json").write_text(json.dumps(card, indent=2))
     return path
@@ -213,7 +234,6 @@ def build_llava(path: Path, seed: int = 0) -> Path:
         LlamaConfig,
         LlavaConfig,
         LlavaForConditionalGeneration,
-        LlavaImageProcessorPil,
         LlavaProcessor,
     )
 
@@ -225,7 +245,7 @@ def build_llava(path: Path, seed: int = 0) -> Path:
     _, bos, eos, pad, image = _ids(tokenizer, *specials)
     size, patch = 28, 14
     processor = LlavaProcessor(
-        image_processor=LlavaImageProcessorPil(
+        image_processor=_image_processor("LlavaImageProcessor",
             size={"shortest_edge": size}, crop_size={"height": size, "width": size}),
         tokenizer=tokenizer, patch_size=patch, vision_feature_select_strategy="default",
         num_additional_image_tokens=1, chat_template="{{ bos_token }}" + LLAVA_TEMPLATE,
@@ -265,12 +285,11 @@ def build_qwen2_5_vl(path: Path, seed: int = 0) -> Path:
         Qwen2_5_VLConfig,
         Qwen2_5_VLForConditionalGeneration,
         Qwen2_5_VLProcessor,
-        Qwen2VLImageProcessorPil,
     )
 
     tokenizer, (endoftext, _, im_end, vstart, vend, image, video) = _qwen_tokenizer()
-    processor = _processor(Qwen2_5_VLProcessor)(
-        image_processor=Qwen2VLImageProcessorPil(
+    processor = _processor(Qwen2_5_VLProcessor, "Qwen2VLVideoProcessor")(
+        image_processor=_image_processor("Qwen2VLImageProcessor",
             patch_size=14, merge_size=2, temporal_patch_size=2,
             size={"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 6}),
         tokenizer=tokenizer,
@@ -301,7 +320,6 @@ def build_gemma3(path: Path, seed: int = 0) -> Path:
     from transformers import (
         Gemma3Config,
         Gemma3ForConditionalGeneration,
-        Gemma3ImageProcessorPil,
         Gemma3Processor,
     )
 
@@ -316,7 +334,7 @@ def build_gemma3(path: Path, seed: int = 0) -> Path:
     pad, eos, bos, _, _, end_turn, boi, eoi, image = _ids(tokenizer, *specials)
     size, patch, tokens_per_image = 28, 14, 4
     processor = Gemma3Processor(
-        image_processor=Gemma3ImageProcessorPil(size={"height": size, "width": size},
+        image_processor=_image_processor("Gemma3ImageProcessor", size={"height": size, "width": size},
                                                 image_mean=[0.5] * 3, image_std=[0.5] * 3),
         tokenizer=tokenizer, image_seq_length=tokens_per_image, chat_template=GEMMA_TEMPLATE,
     )
@@ -342,7 +360,6 @@ def build_llava_onevision(path: Path, seed: int = 0) -> Path:
     from transformers import (
         LlavaOnevisionConfig,
         LlavaOnevisionForConditionalGeneration,
-        LlavaOnevisionImageProcessorPil,
         LlavaOnevisionProcessor,
     )
 
@@ -354,8 +371,8 @@ def build_llava_onevision(path: Path, seed: int = 0) -> Path:
     endoftext, _, im_end, image, video = _ids(tokenizer, *specials)
     size, patch = 28, 14
     pinpoints = [[28, 28], [28, 56], [56, 28], [56, 56]]
-    processor = _processor(LlavaOnevisionProcessor)(
-        image_processor=LlavaOnevisionImageProcessorPil(
+    processor = _processor(LlavaOnevisionProcessor, "LlavaOnevisionVideoProcessor")(
+        image_processor=_image_processor("LlavaOnevisionImageProcessor",
             size={"height": size, "width": size}, image_grid_pinpoints=pinpoints),
         tokenizer=tokenizer, num_image_tokens=(size // patch) ** 2,
         vision_feature_select_strategy="full",
@@ -383,15 +400,14 @@ def build_qwen3_vl(path: Path, seed: int = 0) -> Path:
     """Qwen3-VL: patch 16, DeepStack vision features, interleaved M-RoPE, ChatML."""
     import torch
     from transformers import (
-        Qwen2VLImageProcessorPil,
         Qwen3VLConfig,
         Qwen3VLForConditionalGeneration,
         Qwen3VLProcessor,
     )
 
     tokenizer, (endoftext, _, im_end, vstart, vend, image, video) = _qwen_tokenizer()
-    processor = _processor(Qwen3VLProcessor)(
-        image_processor=Qwen2VLImageProcessorPil(
+    processor = _processor(Qwen3VLProcessor, "Qwen3VLVideoProcessor")(
+        image_processor=_image_processor("Qwen2VLImageProcessor",
             patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3,
             image_std=[0.5] * 3, size={"shortest_edge": 32 * 32, "longest_edge": 32 * 32 * 6}),
         tokenizer=tokenizer,
@@ -421,7 +437,6 @@ def build_mllama(path: Path, seed: int = 0) -> Path:
     from transformers import (
         MllamaConfig,
         MllamaForConditionalGeneration,
-        MllamaImageProcessorPil,
         MllamaProcessor,
     )
 
@@ -434,7 +449,7 @@ def build_mllama(path: Path, seed: int = 0) -> Path:
     bos, end_text, eot, _, _, image, _, pad = _ids(tokenizer, *specials)
     size = 28
     processor = MllamaProcessor(
-        image_processor=MllamaImageProcessorPil(size={"height": size, "width": size},
+        image_processor=_image_processor("MllamaImageProcessor", size={"height": size, "width": size},
                                                 max_image_tiles=2),
         tokenizer=tokenizer, chat_template=LLAMA3_TEMPLATE,
     )
@@ -472,11 +487,11 @@ def _idefics3_family(path: Path, seed: int, smolvlm: bool) -> Path:
     )
     endoftext, im_start, eou, _, image, *_ = _ids(tokenizer, *specials[:6])
     size, patch, scale = 28, 14, 2
-    image_processor = getattr(transformers, f"{prefix}ImageProcessorPil")(
+    image_processor = _image_processor(f"{prefix}ImageProcessor",
         size={"longest_edge": 2 * size}, max_image_size={"longest_edge": size},
         do_image_splitting=True)
     processor_class = getattr(transformers, f"{prefix}Processor")
-    processor = _processor(processor_class)(
+    processor = _processor(processor_class, f"{prefix}VideoProcessor")(
         image_processor=image_processor, tokenizer=tokenizer,
         image_seq_len=(size // patch) ** 2 // scale**2, chat_template=IDEFICS3_TEMPLATE,
     )
@@ -511,7 +526,6 @@ def build_paligemma(path: Path, seed: int = 0) -> Path:
         PaliGemmaConfig,
         PaliGemmaForConditionalGeneration,
         PaliGemmaProcessor,
-        SiglipImageProcessorPil,
     )
 
     specials = ["<pad>", "<eos>", "<bos>", "<unk>", "<image>"]
@@ -521,7 +535,7 @@ def build_paligemma(path: Path, seed: int = 0) -> Path:
     )
     pad, eos, bos, _, image = _ids(tokenizer, *specials)
     size, patch = 28, 14
-    image_processor = SiglipImageProcessorPil(size={"height": size, "width": size})
+    image_processor = _image_processor("SiglipImageProcessor", size={"height": size, "width": size})
     image_processor.image_seq_length = (size // patch) ** 2
     processor = PaliGemmaProcessor(image_processor=image_processor, tokenizer=tokenizer,
                                    chat_template=PALIGEMMA_TEMPLATE)
@@ -542,7 +556,8 @@ def build_paligemma(path: Path, seed: int = 0) -> Path:
 
 
 def build_molmo2(path: Path, seed: int = 0) -> Path:
-    """Molmo2: its image processor exists only with a torchvision backend in transformers 5."""
+    """Molmo2: overlapping crops plus a low-resolution view, pooled patches, ChatML. Its image
+    processor exists only with a torchvision backend in transformers 5 (``make conformance-vision``)."""
     import torch
     from transformers import (
         Molmo2Config,
@@ -551,27 +566,51 @@ def build_molmo2(path: Path, seed: int = 0) -> Path:
         Molmo2Processor,
     )
 
+    from skillgap.backends._families import torchvision_available
+
     specials = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<|image|>", "<im_start>",
                 "<low_res_im_start>", "<im_end>", "<im_patch>", "<im_col>", "<frame_start>",
-                "<frame_end>"]
+                "<frame_end>", "<im_low>", "<|video|>"]
     tokenizer = fast_tokenizer(
         byte_level_tokenizer(specials), eos_token="<|im_end|>", pad_token="<|endoftext|>",
-        extra_special_tokens={"image_token": "<|image|>"},
+        extra_special_tokens={"image_token": "<|image|>", "video_token": "<|video|>"},
     )
-    endoftext, _, im_end, _, start, low_start, end, patch_id, _, frame_start, frame_end = _ids(
+    endoftext, _, im_end, _, start, low_start, end, patch_id, _, frame_start, frame_end, _, _ = _ids(
         tokenizer, *specials)
-    image_processor = Molmo2ImageProcessor()  # raises ImportError without torchvision
-    processor = _processor(Molmo2Processor)(image_processor=image_processor, tokenizer=tokenizer,
-                                            chat_template=MOLMO2_TEMPLATE)
+    # 56-pixel crops of 4x4 patches overlapping by one patch each side, at most two crops, pooled
+    # 2x2: a handful of image tokens per view instead of Molmo2's hundreds.
+    crop, patch = 56, 14
+    settings = {"size": {"height": crop, "width": crop}, "patch_size": patch, "max_crops": 2,
+                "overlap_margins": [1, 1], "pooling_size": [2, 2]}
+    heads = {"num_attention_heads": 2, "num_key_value_heads": 2, "head_dim": VISION_HIDDEN // 2}
     config = Molmo2Config(
-        text_config={"vocab_size": len(tokenizer), "pad_token_id": endoftext, **TEXT},
+        vision_config={"hidden_size": VISION_HIDDEN, "intermediate_size": 64, "num_hidden_layers": 2,
+                       "image_size": [crop, crop], "patch_size": patch, **heads},
+        adapter_config={"vision_feature_layer": [-1], "hidden_size": VISION_HIDDEN,
+                        "intermediate_size": 64, "text_hidden_size": TEXT["hidden_size"], **heads},
+        text_config={"vocab_size": len(tokenizer), "additional_vocab_size": 8,
+                     "max_position_embeddings": 2048, "pad_token_id": endoftext,
+                     "eos_token_id": im_end, **TEXT},
         image_start_token_id=start, low_res_image_start_token_id=low_start,
         image_end_token_id=end, image_patch_id=patch_id, frame_start_token_id=frame_start,
         frame_end_token_id=frame_end,
     )
     torch.manual_seed(seed)
     model = Molmo2ForConditionalGeneration(config)
-    return _save(path, model, processor, {"eos_token_id": im_end, "pad_token_id": endoftext}, seed)
+    generation = {"eos_token_id": im_end, "pad_token_id": endoftext}
+    if torchvision_available():
+        processor = _processor(Molmo2Processor, "Molmo2VideoProcessor")(
+            image_processor=Molmo2ImageProcessor(**settings), tokenizer=tokenizer,
+            chat_template=MOLMO2_TEMPLATE)
+        return _save(path, model, processor, generation, seed)
+    # Without torchvision its image processor cannot be made; write the folder as a download has it
+    # (the processor's settings as JSON), so loading it shows what users without torchvision get.
+    tokenizer.save_pretrained(path)
+    (path / "chat_template.jinja").write_text(MOLMO2_TEMPLATE)
+    image = {"image_processor_type": "Molmo2ImageProcessor", **settings}
+    (path / "processor_config.json").write_text(
+        json.dumps({"processor_class": "Molmo2Processor", "image_processor": image}, indent=2))
+    return _save(path, model, None, generation, seed)
 
 
 #: family name -> builder, in the order the README table lists them.

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
-from family_models import FamilyModels
+from family_models import VISION_RUN, FamilyModels, torchvision_required
 
 pytestmark = pytest.mark.slow
 
@@ -32,6 +32,35 @@ def test_video_processors_are_left_out_without_torchvision(families: FamilyModel
     assert processor.chat_template  # saved settings still reach the narrowed class
     with pytest.raises(ImportError, match="torchvision"):
         processor.video_processor()
+
+
+def test_a_torchvision_only_family_fails_naming_torchvision_and_its_extra(families: FamilyModels):
+    from skillgap.backends._families import MissingPackageError, torchvision_available
+    from skillgap.backends._transformers import TransformersBackend
+
+    if torchvision_available():
+        pytest.skip("torchvision is installed: Molmo2 loads (the vision run checks it)")
+    # Built here as a download has it: Molmo2ImageProcessor's settings as JSON, no torchvision.
+    backend = TransformersBackend(families.folder("molmo2"))
+    with pytest.raises(MissingPackageError) as failure:
+        backend.load()
+    assert "'torchvision'" in str(failure.value) and "skillgap[vision]" in str(failure.value)
+
+
+@pytest.mark.vision
+@pytest.mark.parametrize("family", VISION_RUN)
+def test_with_torchvision_processors_load_as_users_have_them(families: FamilyModels, family: str):
+    from skillgap.backends._families import NoVideoProcessor, takes_video, torchvision_available
+
+    if not torchvision_available():
+        if torchvision_required():
+            pytest.fail("SKILLGAP_REQUIRE_TORCHVISION=1 but torchvision is not importable here")
+        pytest.skip("no torchvision here: `make conformance-vision` runs this")
+    processor = families.backend(family)._processor
+    assert processor.image_processor.backend == "torchvision"
+    if takes_video(type(processor)):
+        assert not isinstance(processor.video_processor, NoVideoProcessor)
+        assert type(processor.video_processor).__name__.endswith("VideoProcessor")
 
 
 def test_missing_optional_package_is_named_with_its_extra(
