@@ -3,7 +3,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 PYTEST_ARGS ?=
 
-.PHONY: setup eval test lint typecheck imports unit bench phoenix
+.PHONY: setup eval test lint typecheck imports unit bench phoenix vision-setup conformance-vision
 
 setup: $(VENV)/.installed
 
@@ -31,7 +31,36 @@ unit: setup
 imports: setup
 	$(VENV)/bin/lint-imports
 
-test: lint typecheck imports unit
+test: lint typecheck imports unit conformance-vision
+
+# The torchvision venv: torchvision does not import beside the CPU torch wheel above, so the families
+# whose processors need it (Molmo2; the default torchvision image and video processors of the
+# `vision`-marked families) run in a venv of their own with a torch build it pairs with (on
+# x86_64 a CUDA build that runs on the CPU: about 5.5 GB and 6 minutes once; kept between runs).
+VISION_VENV ?= $(or $(SKILLGAP_VISION_VENV),$(HOME)/.cache/skillgap/vision-venv)
+VISION_PY := $(VISION_VENV)/bin/python
+VISION_TORCH ?= torch==2.14.1 torchvision==0.29.1
+# What the venv was built from: a change of the pair, of pyproject.toml or of checkout reinstalls.
+VISION_STAMP := $(VISION_VENV)/.installed-$(subst ==,-,$(subst $(eval) ,_,$(VISION_TORCH)))
+
+# flock: .ci/run starts this in the background early; `make test` then waits for it.
+vision-setup:
+	@mkdir -p $(dir $(VISION_VENV))
+	@flock $(VISION_VENV).lock $(MAKE) --no-print-directory vision-install
+
+.PHONY: vision-install
+vision-install:
+	@want="$(CURDIR) $$(sha256sum pyproject.toml | cut -c1-16)"; \
+	if [ "$$(cat $(VISION_STAMP) 2>/dev/null)" != "$$want" ]; then \
+	  set -e; \
+	  if [ ! -f $(VISION_STAMP) ]; then rm -rf $(VISION_VENV); python3 -m venv $(VISION_VENV); \
+	    $(VISION_PY) -m pip install -q --no-compile $(VISION_TORCH); fi; \
+	  $(VISION_PY) -m pip install -q --no-compile -e ".[models,vision]" "pytest>=8" "jsonschema>=4"; \
+	  echo "$$want" > $(VISION_STAMP); \
+	fi
+
+conformance-vision: vision-setup
+	SKILLGAP_REQUIRE_TORCHVISION=1 $(VISION_PY) -m pytest $(PYTEST_ARGS) -m vision tests/conformance
 
 # Phoenix, the OTLP receiver of the tracing integration test, in a virtual environment of its own
 # (about 2 minutes and 850 MB once; its dependencies never touch the project's).
