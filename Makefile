@@ -36,7 +36,8 @@ test: lint typecheck imports unit conformance-vision
 # The torchvision venv: torchvision does not import beside the CPU torch wheel above, so the families
 # whose processors need it (Molmo2; the default torchvision image and video processors of the
 # `vision`-marked families) run in a venv of their own with a torch build it pairs with (on
-# x86_64 a CUDA build that runs on the CPU: about 5.5 GB and 6 minutes once; kept between runs).
+# x86_64 a CUDA build that runs on the CPU: 5.6 GB, about 10 minutes once on a busy 2-core
+# machine; kept between runs).
 VISION_VENV ?= $(or $(SKILLGAP_VISION_VENV),$(HOME)/.cache/skillgap/vision-venv)
 VISION_PY := $(VISION_VENV)/bin/python
 VISION_TORCH ?= torch==2.14.1 torchvision==0.29.1
@@ -54,8 +55,8 @@ vision-install:
 	if [ "$$(cat $(VISION_STAMP) 2>/dev/null)" != "$$want" ]; then \
 	  set -e; \
 	  if [ ! -f $(VISION_STAMP) ]; then rm -rf $(VISION_VENV); python3 -m venv $(VISION_VENV); \
-	    $(VISION_PY) -m pip install -q --no-compile $(VISION_TORCH); fi; \
-	  $(VISION_PY) -m pip install -q --no-compile -e ".[models,vision]" "pytest>=8" "jsonschema>=4"; \
+	    $(VISION_PY) -m pip install -q $(VISION_TORCH); fi; \
+	  $(VISION_PY) -m pip install -q -e ".[models,vision]" "pytest>=8" "jsonschema>=4"; \
 	  echo "$$want" > $(VISION_STAMP); \
 	fi
 
