@@ -2,13 +2,14 @@
 
 The driver (the eval process) keeps the graphs, the run log, resume and the report. Model calls
 are queued in the driver and sent to the least-loaded live replica in chunks of up to the
-replica's batch size, one actor method call per chunk: a Ray call costs the driver, the raylet
-and the actor far more than a request, and a replica fed one request a call starts its first
-batches before the rest have arrived (measured: 2 replicas ran 5 batches each where 3 would do).
-Ray restarts a replica whose process dies (``max_restarts``); the calls of a chunk it had in
-flight fail in the driver and are queued again, for another replica when one is up. A record is
-written by the driver only once its sample is done, and each call is answered once, so a dead
-replica can neither lose nor duplicate a record.
+replica's batch size (a fair share of the queue when replicas are idle), one actor method call per
+chunk: a Ray call costs the driver, the raylet and the actor far more than a request does, and a
+replica fed one request per call starts its first batches before the rest have arrived (measured
+on 48 cascades: 5 batches per replica where 3 full ones do). Ray restarts a replica whose process
+dies (``max_restarts``); the calls of a chunk it had in flight fail in the driver and are queued
+again, for another replica while it restarts. A record is written by the driver only once its
+sample is done, and each call is answered once, so a dead replica can neither lose nor duplicate
+a record.
 
 Ray is an optional extra (``pip install 'skillgap[ray]'``) and is imported only when a
 :class:`RayBackend` is made.
@@ -239,7 +240,7 @@ class RayBackend:
                     break
                 chunk = self._chunk()
             slot = await self._acquire()  # counts one request in flight on it
-            chunk = [call for call in self._chunk(slot.limit - slot.in_flight + 1)
+            chunk = [call for call in self._chunk(slot.limit - slot.in_flight + 1, self._idle(slot))
                      if not call.future.done()]
             if not chunk:  # given up while waiting for a replica
                 slot.in_flight -= 1
@@ -252,13 +253,30 @@ class RayBackend:
             self._sends.add(task)
             task.add_done_callback(self._sends.discard)
 
-    def _chunk(self, room: int | None = None) -> list[_Call]:
-        """The oldest queued request and the next ones with its batch key, up to a chunk."""
+    def _chunk(self, room: int | None = None, idle: int = 0) -> list[_Call]:
+        """The oldest queued request and the next ones with its batch key, up to a chunk; for an
+        idle replica, a fair share among the ``idle`` ones, so that fewer requests than a chunk
+        still keep every idle replica busy."""
         if not self._queue:
             return []
-        limit = min(self.chunk_size, room if room is not None else self.chunk_size)
         key = self._queue[0].key
-        return [call for call in self._queue if call.key == key][:max(1, limit)]
+        mates = [call for call in self._queue if call.key == key]
+        limit = min(self.chunk_size, room if room is not None else self.chunk_size)
+        if idle > 0:
+            limit = min(limit, -(-len(mates) // idle))
+        return mates[:max(1, limit)]
+
+    def _idle(self, slot: _Slot) -> int:
+        """How many live replicas have nothing in flight, when ``slot`` (just acquired) is one of
+        them; else 0."""
+        now = time.monotonic()
+
+        def busy(other: _Slot) -> int:  # _acquire counted one request on ``slot``
+            return other.in_flight - (other is slot)
+
+        if busy(slot) > 0:
+            return 0
+        return sum(busy(other) == 0 and other.down_until <= now for other in self._slots)
 
     async def _send(self, slot: _Slot, chunk: list[_Call]) -> None:
         from ray.exceptions import ActorUnavailableError, RayActorError

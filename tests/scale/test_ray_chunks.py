@@ -76,19 +76,22 @@ def test_concurrent_requests_reach_the_replicas_in_chunks_each_answered_once(loc
     from skillgap.backends import RayBackend
 
     backend = RayBackend("mock", options={"max_batch_size": 8}, replicas=2)
+
+    async def together(requests: list[GenerationRequest]) -> list[Generation]:
+        answered = await asyncio.gather(*(backend.generate([r]) for r in requests))
+        return [one for (one,) in answered]
+
     try:
         assert backend.chunk_size == 8  # the replicas' batch size
         requests = [_request(f"q{i}") for i in range(40)]
         requests[7] = _request("bad image", "data:image/png;base64,bm90IGFuIGltYWdl")
-
-        async def together() -> list[Generation]:
-            answered = await asyncio.gather(*(backend.generate([r]) for r in requests))
-            return [one for (one,) in answered]
-
-        answers = asyncio.run(together())
+        answers = asyncio.run(together(requests))
         status = backend.status()
+        # Fewer requests than a chunk are shared between the idle replicas, not sent to one.
+        few = asyncio.run(together([_request(f"f{i}") for i in range(6)]))
     finally:
         backend.close()
+    assert {a.served_by for a in few} == {"ray-replica-0", "ray-replica-1"}
     assert len(answers) == 40
     assert answers[7].error is not None and "image could not be loaded" in answers[7].error
     assert all(a.error is None for i, a in enumerate(answers) if i != 7)
