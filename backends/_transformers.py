@@ -93,9 +93,7 @@ class TransformersBackend(BatchingBackend):
         self.source = source
         model_id = str(model) if is_local and not _path_like(model) else source
         super().__init__(model_id, max_batch_size=max_batch_size, batch_wait_s=batch_wait_s)
-        import torch
-
-        self.device = device or ("cuda" if torch.cuda.is_available() else "cpu")
+        self.device = device or _default_device()
         self.device_map = device_map
         self.attn_implementation = attn_implementation
         self.min_pixels, self.max_pixels = min_pixels, max_pixels
@@ -495,6 +493,14 @@ def chat_messages(request: GenerationRequest) -> list[dict[str, Any]]:
         }
         for message in request.messages
     ]
+
+
+def _default_device() -> str:
+    """CUDA when available, else the CPU (torch is imported only when no device is named, so a
+    backend made with ``device=`` costs nothing until it loads)."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def _error(message: str) -> Generation:

@@ -91,11 +91,11 @@ def test_hub_ids_resolve_from_the_cache_and_uncached_ones_fail_at_once(
     script = """
 import time
 from skillgap.backends._transformers import TransformersBackend
-backend = TransformersBackend("conformance/tiny-llava")
+backend = TransformersBackend("conformance/tiny-llava", device="cpu")
 print("resolved", backend.model_id, backend.source.endswith("0" * 40))
 started = time.perf_counter()
 try:
-    TransformersBackend("no-such-org/no-such-model-xyz")
+    TransformersBackend("no-such-org/no-such-model-xyz", device="cpu")
 except ValueError as exc:
     print("failed", round(time.perf_counter() - started, 1), exc)
 """
