@@ -245,8 +245,9 @@ def build_llava(path: Path, seed: int = 0) -> Path:
     _, bos, eos, pad, image = _ids(tokenizer, *specials)
     size, patch = 28, 14
     processor = LlavaProcessor(
-        image_processor=_image_processor("LlavaImageProcessor",
-            size={"shortest_edge": size}, crop_size={"height": size, "width": size}),
+        image_processor=_image_processor(
+            "LlavaImageProcessor", size={"shortest_edge": size},
+            crop_size={"height": size, "width": size}),
         tokenizer=tokenizer, patch_size=patch, vision_feature_select_strategy="default",
         num_additional_image_tokens=1, chat_template="{{ bos_token }}" + LLAVA_TEMPLATE,
     )
@@ -289,8 +290,8 @@ def build_qwen2_5_vl(path: Path, seed: int = 0) -> Path:
 
     tokenizer, (endoftext, _, im_end, vstart, vend, image, video) = _qwen_tokenizer()
     processor = _processor(Qwen2_5_VLProcessor, "Qwen2VLVideoProcessor")(
-        image_processor=_image_processor("Qwen2VLImageProcessor",
-            patch_size=14, merge_size=2, temporal_patch_size=2,
+        image_processor=_image_processor(
+            "Qwen2VLImageProcessor", patch_size=14, merge_size=2, temporal_patch_size=2,
             size={"shortest_edge": 28 * 28, "longest_edge": 28 * 28 * 6}),
         tokenizer=tokenizer,
         chat_template=QWEN_TEMPLATE.replace("IMG", "<|vision_start|><|image_pad|><|vision_end|>"),
@@ -334,8 +335,9 @@ def build_gemma3(path: Path, seed: int = 0) -> Path:
     pad, eos, bos, _, _, end_turn, boi, eoi, image = _ids(tokenizer, *specials)
     size, patch, tokens_per_image = 28, 14, 4
     processor = Gemma3Processor(
-        image_processor=_image_processor("Gemma3ImageProcessor", size={"height": size, "width": size},
-                                                image_mean=[0.5] * 3, image_std=[0.5] * 3),
+        image_processor=_image_processor(
+            "Gemma3ImageProcessor", size={"height": size, "width": size}, image_mean=[0.5] * 3,
+            image_std=[0.5] * 3),
         tokenizer=tokenizer, image_seq_length=tokens_per_image, chat_template=GEMMA_TEMPLATE,
     )
     config = Gemma3Config(
@@ -372,8 +374,9 @@ def build_llava_onevision(path: Path, seed: int = 0) -> Path:
     size, patch = 28, 14
     pinpoints = [[28, 28], [28, 56], [56, 28], [56, 56]]
     processor = _processor(LlavaOnevisionProcessor, "LlavaOnevisionVideoProcessor")(
-        image_processor=_image_processor("LlavaOnevisionImageProcessor",
-            size={"height": size, "width": size}, image_grid_pinpoints=pinpoints),
+        image_processor=_image_processor(
+            "LlavaOnevisionImageProcessor", size={"height": size, "width": size},
+            image_grid_pinpoints=pinpoints),
         tokenizer=tokenizer, num_image_tokens=(size // patch) ** 2,
         vision_feature_select_strategy="full",
         chat_template=CHATML_TEMPLATE.replace("IMG", "<image>{{ '\\n' }}"),
@@ -407,8 +410,8 @@ def build_qwen3_vl(path: Path, seed: int = 0) -> Path:
 
     tokenizer, (endoftext, _, im_end, vstart, vend, image, video) = _qwen_tokenizer()
     processor = _processor(Qwen3VLProcessor, "Qwen3VLVideoProcessor")(
-        image_processor=_image_processor("Qwen2VLImageProcessor",
-            patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3,
+        image_processor=_image_processor(
+            "Qwen2VLImageProcessor", patch_size=16, merge_size=2, temporal_patch_size=2, image_mean=[0.5] * 3,
             image_std=[0.5] * 3, size={"shortest_edge": 32 * 32, "longest_edge": 32 * 32 * 6}),
         tokenizer=tokenizer,
         chat_template=CHATML_TEMPLATE.replace("IMG", "<|vision_start|><|image_pad|><|vision_end|>"),
@@ -449,8 +452,8 @@ def build_mllama(path: Path, seed: int = 0) -> Path:
     bos, end_text, eot, _, _, image, _, pad = _ids(tokenizer, *specials)
     size = 28
     processor = MllamaProcessor(
-        image_processor=_image_processor("MllamaImageProcessor", size={"height": size, "width": size},
-                                                max_image_tiles=2),
+        image_processor=_image_processor(
+            "MllamaImageProcessor", size={"height": size, "width": size}, max_image_tiles=2),
         tokenizer=tokenizer, chat_template=LLAMA3_TEMPLATE,
     )
     config = MllamaConfig(
@@ -487,8 +490,8 @@ def _idefics3_family(path: Path, seed: int, smolvlm: bool) -> Path:
     )
     endoftext, im_start, eou, _, image, *_ = _ids(tokenizer, *specials[:6])
     size, patch, scale = 28, 14, 2
-    image_processor = _image_processor(f"{prefix}ImageProcessor",
-        size={"longest_edge": 2 * size}, max_image_size={"longest_edge": size},
+    image_processor = _image_processor(
+        f"{prefix}ImageProcessor", size={"longest_edge": 2 * size}, max_image_size={"longest_edge": size},
         do_image_splitting=True)
     processor_class = getattr(transformers, f"{prefix}Processor")
     processor = _processor(processor_class, f"{prefix}VideoProcessor")(
