@@ -40,7 +40,12 @@ test: lint typecheck imports unit conformance-vision
 # machine; kept between runs).
 VISION_VENV ?= $(or $(SKILLGAP_VISION_VENV),$(HOME)/.cache/skillgap/vision-venv)
 VISION_PY := $(VISION_VENV)/bin/python
+# A torch + torchvision pair PyPI has for this machine (aarch64's: a CPU build; not run here).
+ifeq ($(shell uname -m),aarch64)
+VISION_TORCH ?= torch==2.9.1 torchvision==0.24.1
+else
 VISION_TORCH ?= torch==2.14.1 torchvision==0.29.1
+endif
 # What the venv was built from: a change of the pair, of pyproject.toml or of checkout reinstalls.
 VISION_STAMP := $(VISION_VENV)/.installed-$(subst ==,-,$(subst $(eval) ,_,$(VISION_TORCH)))
 
