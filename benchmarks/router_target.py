@@ -81,7 +81,7 @@ def main() -> None:
           f"judged on seed {args.eval_seed}; {time.perf_counter() - started:.0f} s")
     print(f"{'task':<14} {'router':<12} {'accuracy':>8} {'direct':>7} {'cascaded':>8} {'gap closed':>10} "
           f"{'calls ratio':>11} {'tokens ratio':>12}  target")
-    results = {}
+    results: dict[str, dict[str, dict[str, object]]] = {}
     for task, entry in summary.tasks.items():
         direct = entry.strategies["direct"].accuracy
         cascaded = entry.strategies["cascaded"].accuracy
@@ -97,7 +97,10 @@ def main() -> None:
                 "gap_closed_reason": stats.gap_closed.reason,
                 "cost_ratio_vs_cascaded": calls, "token_ratio_vs_cascaded": tokens}
     (out / "router_target.json").write_text(json.dumps(results, indent=2))
-    print(f"report with the Pareto plot: {out / 'heldout' / 'report.html'}")
+    from skillgap.reports import ensure_run_report  # matplotlib: only once the numbers are out
+
+    ensure_run_report(out / "heldout", summary)
+    print(f"report with the Pareto plot: {out / 'heldout' / 'report.html'} (plots/pareto.png)")
 
 
 if __name__ == "__main__":

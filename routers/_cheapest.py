@@ -112,10 +112,14 @@ class CheapestRouter(RouterBase):
             needed = self.threshold(signals.task, rung.strategy)
             if needed == math.inf:  # never on this task
                 continue
-            chance = rung.chance(signals)
-            if chance >= needed:
-                return RouteDecision(router=self.name, choice=rung.strategy, score=chance)
-        return RouteDecision(router=self.name, choice=self.escalate_to, score=None)
+            if rung.chance(signals) >= needed:
+                return self._decision(rung.strategy)
+        return self._decision(self.escalate_to)
+
+    def _decision(self, choice: str) -> RouteDecision:
+        # No score: a decision's score means "reason to escalate" to a two-way router, and reports
+        # sweep it as one threshold; this router has one threshold per rung, none of which is that.
+        return RouteDecision(router=self.name, choice=choice, score=None)
 
     @classmethod
     def train(cls, rows: Sequence[Row], options: TrainOptions) -> CheapestRouter:
