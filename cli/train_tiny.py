@@ -117,7 +117,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
                          "(repeatable; unnamed tasks weigh 1)")
     tr.add_argument("--recipe", default=None,
                     help="run a recorded recipe's phases instead: default (the shipped model, from "
-                         "scratch) or v1 (its predecessor); OUT/<phase>/model is the result")
+                         "scratch), v3, v2 or v1 (its predecessors); OUT/<phase>/model is the result")
     tr.add_argument("--phase", default=None,
                     help="with --recipe: only these phases (comma-separated), the first from --init-from")
     tr.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")

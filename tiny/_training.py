@@ -681,14 +681,78 @@ def _v2_phase() -> Phase:
     )
 
 
+#: CoT examples reach further into each range than direct ones (counting up to six objects), so
+#: CoT helps on part of the range where direct fails without closing the gap.
+COT_KNOBS: dict[str, dict[str, Any]] = {**EASY_KNOBS, "counting": {"n_objects": [1, 6]}}
+
+#: The v3 phase: continue v2 at a lower learning rate, mostly textual examples (v2's textual skills
+#: failed on the hard half of each range, and their loss fell only while the rate decayed), more CoT
+#: examples, fresh training seeds (seed 5).
+V3_CONFIG = TrainConfig(
+    steps=800, batch_size=192, lr=3e-4, warmup_steps=20, decay_fraction=0.5,
+    direct_share=0.2, cot_share=0.12, textual_share=0.85, seed=5,
+    task_weights={"textual": {"rendered_text": 3.0, "counting": 4.0, "cards": 1.5}},
+    knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS}, checkpoint_every=50,
+)
+V3_COMMAND = (
+    "skillgap train-tiny --recipe default --phase phase5 --init-from <v2 model folder> --out v3"
+)
+
+
+def _v3_phase() -> Phase:
+    return Phase(
+        name="phase5",
+        config=V3_CONFIG,
+        command=V3_COMMAND,
+        note="v3: lower learning rate, mostly textual examples (hard half of each range), more CoT "
+             "examples reaching further into each range than direct ones",
+    )
+
+
+#: CoT examples of the v4 phase: the whole range of rendered_text and cards, counting up to six
+#: objects (direct keeps the easy part of each range).
+COT_KNOBS_V4: dict[str, dict[str, Any]] = {
+    "rendered_text": {"n_operands": [2, 3]},
+    "counting": {"n_objects": [1, 6]},
+    "cards": {"n_cards": [2, 3]},
+}
+
+#: The v4 phase: v3's CoT wrote the right intermediate on every counting sample but then counted
+#: it wrongly, and matched direct elsewhere; a short phase with far more CoT examples, reaching
+#: further into each range than direct ones, textual examples kept, fresh seeds (seed 6).
+V4_CONFIG = TrainConfig(
+    steps=300, batch_size=192, lr=2e-4, warmup_steps=10, decay_fraction=0.5,
+    direct_share=0.15, cot_share=0.3, textual_share=0.85, seed=6,
+    task_weights={"textual": {"rendered_text": 3.0, "counting": 4.0, "cards": 1.0},
+                  "cot": {"rendered_text": 2.0, "counting": 3.0, "cards": 2.0}},
+    knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS_V4}, checkpoint_every=50,
+)
+V4_COMMAND = (
+    "skillgap train-tiny --recipe default --phase phase6 --init-from <v3 model folder> --out v4"
+)
+
+
+def _v4_phase() -> Phase:
+    return Phase(
+        name="phase6",
+        config=V4_CONFIG,
+        command=V4_COMMAND,
+        note="v4: far more CoT examples (counting weighted most), CoT on the whole range of "
+             "rendered_text and cards and up to six objects on counting",
+    )
+
+
 RECIPES: dict[str, Callable[[], list[Phase]]] = {
     "v1": _v1_phases,
-    "default": lambda: [*_v1_phases(), _v2_phase()],
+    "v2": lambda: [*_v1_phases(), _v2_phase()],
+    "v3": lambda: [*_v1_phases(), _v2_phase(), _v3_phase()],
+    "default": lambda: [*_v1_phases(), _v2_phase(), _v3_phase(), _v4_phase()],
 }
 
 
 def recipe(name: str) -> list[Phase]:
-    """The recorded phases of a recipe (``default``: the shipped model; ``v1``: its predecessor)."""
+    """The recorded phases of a recipe (``default``: the shipped model; ``v3``, ``v2``, ``v1``: its
+    predecessors)."""
     if name not in RECIPES:
         raise ValueError(f"unknown recipe {name!r}; choose from: {', '.join(RECIPES)}")
     return RECIPES[name]()
@@ -759,5 +823,20 @@ def _card_lineage(folder: str) -> list[dict[str, Any]]:
     return list(json.loads(card.read_text()).get("training", {}).get("lineage", []))
 
 
-__all__ = ["EASY_KNOBS", "KINDS", "RECIPES", "BatchMaker", "Phase", "TrainConfig", "TrainResult", "collate",
-           "learning_rate", "recipe", "train_recipe", "train_seed", "train_tiny"]
+__all__ = [
+    "COT_KNOBS",
+    "COT_KNOBS_V4",
+    "EASY_KNOBS",
+    "KINDS",
+    "RECIPES",
+    "BatchMaker",
+    "Phase",
+    "TrainConfig",
+    "TrainResult",
+    "collate",
+    "learning_rate",
+    "recipe",
+    "train_recipe",
+    "train_seed",
+    "train_tiny",
+]

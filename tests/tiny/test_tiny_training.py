@@ -14,6 +14,8 @@ torch = pytest.importorskip("torch")
 from skillgap.backends._transformers import TransformersBackend  # noqa: E402
 from skillgap.tasks import composition  # noqa: E402
 from skillgap.tiny._training import (  # noqa: E402
+    COT_KNOBS,
+    COT_KNOBS_V4,
     EASY_KNOBS,
     BatchMaker,
     TrainConfig,
@@ -240,11 +242,19 @@ def test_recipe_first_steps_match_the_recorded_losses(tmp_path: Path) -> None:
 
 def test_recipes_are_recorded_and_reproducible_by_name() -> None:
     default = recipe("default")
-    assert [phase.name for phase in default] == ["phase1", "phase2", "phase3", "phase4"]
+    assert [phase.name for phase in default] == ["phase1", "phase2", "phase3", "phase4", "phase5", "phase6"]
+    assert [phase.name for phase in recipe("v3")] == ["phase1", "phase2", "phase3", "phase4", "phase5"]
+    assert [phase.name for phase in recipe("v2")] == ["phase1", "phase2", "phase3", "phase4"]
     assert [phase.name for phase in recipe("v1")] == ["phase1", "phase2", "phase3"]
     assert not default[0].from_previous and default[0].config.init_from is None
     last = default[-1].config
-    assert last.knobs["direct"] == EASY_KNOBS and last.knobs["cot"] == EASY_KNOBS
+    # Direct examples from the easy part of each range; CoT reaches further into each range.
+    assert last.knobs["direct"] == EASY_KNOBS
+    assert last.knobs["cot"] == COT_KNOBS_V4
+    assert all(COT_KNOBS_V4[task] != EASY_KNOBS[task] for task in EASY_KNOBS)
+    assert recipe("v3")[-1].config.knobs["cot"] == COT_KNOBS
+    # Each phase draws its own training data: no two continuing phases share a seed.
+    assert default[-1].config.seed != default[-2].config.seed
     assert all(seed_phase.config.seed >= 0 for seed_phase in default)
     # The shipped model's card records the recipe's phases and its own knobs.
     from skillgap.tiny import SHIPPED_MODEL_DIR
