@@ -224,10 +224,12 @@ def pareto_plot(summary: Summary, path: Path) -> Path | None:
     others: list[str] = []
     markers = {"strategy": "o", "router": "*", "oracle": "D"}
     for ax, (task, pareto) in zip(axes, tasks.items(), strict=False):
-        for number, (label, curve) in enumerate(pareto.curves.items()):
+        for label, curve in pareto.curves.items():
+            # A router's swept line takes its point's colour ("learned (threshold swept)" is the
+            # line of the "learned" star), the same in every panel.
             ax.plot([p.calls for p in curve], [p.accuracy for p in curve], marker=".",
-                    linewidth=1.2, alpha=0.8, color=OTHER_COLOURS[(number + 3) % len(OTHER_COLOURS)],
-                    label=label)
+                    linewidth=1.2, alpha=0.8, color=_colour(label.split(" (", 1)[0], others),
+                    linestyle=":" if label.startswith("fallback (direct") else "-", label=label)
         for point in pareto.points:
             kind = point.kind
             colour = "black" if kind == "oracle" else _colour(point.name, others)
