@@ -197,13 +197,18 @@ def test_graph_run_works_inside_a_running_event_loop() -> None:
 
 
 _SLOW_EVAL = """
-import sys, time
+import itertools, sys, time
 from skillgap.backends import MockBackend, register_backend
 from skillgap.cli import main
 
+calls = itertools.count()
+
 @register_backend("slow")
 def slow(model=None, **options):
-    return MockBackend(handler=lambda request: time.sleep(0.1) or "0")
+    # The first half of the answers come fast, so records appear; later ones take 0.5 s each, so
+    # the run is surely still going when the test presses Ctrl-C (a quick machine used to finish
+    # all 40 before it did).
+    return MockBackend(handler=lambda request: time.sleep(0.1 if next(calls) < 20 else 0.5) or "0")
 
 sys.exit(main(sys.argv[1:]))
 """
