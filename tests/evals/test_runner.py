@@ -206,9 +206,11 @@ calls = itertools.count()
 @register_backend("slow")
 def slow(model=None, **options):
     # The first half of the answers come fast, so records appear; later ones take 0.5 s each, so
-    # the run is surely still going when the test presses Ctrl-C (a quick machine used to finish
-    # all 40 before it did).
-    return MockBackend(handler=lambda request: time.sleep(0.1 if next(calls) < 20 else 0.5) or "0")
+    # the run is surely still going when the test presses Ctrl-C. One request per batch: with the
+    # default 16, a busy machine could queue all 40 into few batches, whose records all land at
+    # the end, so the test saw the first records only once the run had finished.
+    return MockBackend(handler=lambda request: time.sleep(0.1 if next(calls) < 20 else 0.5) or "0",
+                       max_batch_size=1)
 
 sys.exit(main(sys.argv[1:]))
 """
