@@ -197,9 +197,13 @@ def test_graph_run_works_inside_a_running_event_loop() -> None:
 
 
 _SLOW_EVAL = """
-import itertools, sys, time
+import itertools, signal, sys, time
 from skillgap.backends import MockBackend, register_backend
 from skillgap.cli import main
+
+# Ctrl-C as in a terminal: a suite started as a background job of a shell script inherits an
+# ignored SIGINT, and this child would then finish its run instead of stopping.
+signal.signal(signal.SIGINT, signal.default_int_handler)
 
 calls = itertools.count()
 
