@@ -153,7 +153,7 @@ class RayBackend:
         if not ray.is_initialized():
             # The dashboard is only ours to switch off on a cluster we start (None: maybe local).
             local: dict[str, Any] = {"include_dashboard": False} if address is None else {}
-            ray.init(address=address, log_to_driver=False, **local, **(init_options or {}))
+            init_ray(address=address, log_to_driver=False, **local, **(init_options or {}))
             self.started_ray = True
         self.backend_name = backend
         self.replicas = replicas
@@ -363,6 +363,21 @@ class RayBackend:
         changed = self._condition()
         async with changed:
             changed.notify_all()
+
+
+def init_ray(*, attempts: int = 3, **options: Any) -> None:
+    """``ray.init(**options)``, tried again when the local cluster's raylet misses its start-up
+    deadline: Ray gives it a fixed 30 s to register, which a busy machine can miss."""
+    import ray
+
+    for attempt in range(attempts):
+        try:
+            ray.init(**options)
+            return
+        except Exception as exc:
+            ray.shutdown()
+            if "timed out during startup" not in str(exc) or attempt == attempts - 1:
+                raise
 
 
 def portable(request: GenerationRequest) -> GenerationRequest:

@@ -25,6 +25,7 @@ from contextlib import ExitStack
 from _paired import paired_ratio
 
 from skillgap.backends import FleetBackend, RayBackend, default_model_path
+from skillgap.backends._ray import init_ray
 from skillgap.evals import EvalConfig
 from skillgap.serve import serve_process
 
@@ -36,15 +37,7 @@ def ray_ratio(config: EvalConfig, rounds: int, batch_size: int) -> float:
     import ray
 
     # Three actors live at once (2 + 1); only the ones of the backend being timed are busy.
-    for attempt in range(3):
-        try:
-            ray.init(num_cpus=3, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": WORKER_ENV})
-            break
-        except Exception as exc:  # Ray gives its raylet a fixed 30 s to register: a busy machine misses it
-            ray.shutdown()
-            if "timed out during startup" not in str(exc) or attempt == 2:
-                raise
+    init_ray(num_cpus=3, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": WORKER_ENV})
     try:
         options = {"max_batch_size": batch_size}
         model = str(default_model_path())

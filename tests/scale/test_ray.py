@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from conftest import CONFIG, assert_same_predictions, by_key, run_killing
 
+from skillgap.backends._ray import init_ray
 from skillgap.evals import SampleRecord, run_eval
 
 pytestmark = pytest.mark.slow
@@ -27,15 +28,7 @@ def local_ray(tiny_model_cache: Path) -> Iterator[None]:
     # Workers inherit this process's environment when the local cluster starts.
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     workers = {"SKILLGAP_CACHE": str(tiny_model_cache), "OMP_NUM_THREADS": "1"}
-    for attempt in range(3):
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False,
-                     runtime_env={"env_vars": workers})
-            break
-        except Exception as exc:  # Ray gives its raylet a fixed 30 s to register: a busy machine misses it
-            ray.shutdown()
-            if "timed out during startup" not in str(exc) or attempt == 2:
-                raise
+    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={"env_vars": workers})
     try:
         yield
     finally:

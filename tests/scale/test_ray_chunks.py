@@ -22,7 +22,7 @@ from skillgap.backends import (
     TextPart,
     register_backend,
 )
-from skillgap.backends._ray import Replica
+from skillgap.backends._ray import Replica, init_ray
 
 
 def _request(text: str, image: str | None = None) -> GenerationRequest:
@@ -57,14 +57,7 @@ def test_a_replica_answers_each_request_of_a_chunk_alone() -> None:
 @pytest.fixture(scope="module")
 def local_ray() -> Iterator[object]:
     ray = pytest.importorskip("ray", reason="the ray extra is not installed (make setup installs it)")
-    for attempt in range(3):
-        try:
-            ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
-            break
-        except Exception as exc:  # Ray gives its raylet a fixed 30 s to register: a busy machine misses it
-            ray.shutdown()
-            if "timed out during startup" not in str(exc) or attempt == 2:
-                raise
+    init_ray(num_cpus=2, include_dashboard=False, log_to_driver=False)
     try:
         yield ray
     finally:
