@@ -16,16 +16,6 @@ from .backends import (
     MockBackend,
     load_backend,
 )
-from .graphs import (
-    Composition,
-    GraphValidationError,
-    Input,
-    SkillGraph,
-    cascaded,
-    cot,
-    direct,
-    strategy,
-)
 from .skills import (
     CardHand,
     Expression,
@@ -44,12 +34,25 @@ from .skills import (
 if TYPE_CHECKING:  # what the lazy names below are, for type checkers
     from ._evaluate import Evaluation, aevaluate, evaluate
     from .evals import EvalConfig, run_eval
+    from .graphs import (
+        Composition,
+        GraphValidationError,
+        Input,
+        SkillGraph,
+        cascaded,
+        cot,
+        direct,
+        strategy,
+    )
     from .tasks import Drawn, Task, register_task, task
 
 __version__ = "0.1.0"
 
-# Loaded on first use, so `import skillgap` stays light (tasks draw with PIL; evals pull in LangGraph).
+# Loaded on first use, so `import skillgap` stays light (graphs pull in networkx, tasks draw with
+# PIL, evals pull in LangGraph): a model worker process imports skillgap but needs none of them.
 _LAZY = {
+    **{name: "skillgap.graphs" for name in ("Composition", "GraphValidationError", "Input",
+                                             "SkillGraph", "cascaded", "cot", "direct", "strategy")},
     "Drawn": "skillgap.tasks",
     "Task": "skillgap.tasks",
     "register_task": "skillgap.tasks",
@@ -63,11 +66,16 @@ _LAZY = {
 
 
 def __getattr__(name: str) -> object:
-    if name in _LAZY:
-        from importlib import import_module
+    from importlib import import_module
 
+    if name in _LAZY:
         return getattr(import_module(_LAZY[name]), name)
+    if name in _SUBPACKAGES:  # `import skillgap; skillgap.graphs.routed(...)` as before
+        return import_module(f"skillgap.{name}")
     raise AttributeError(f"module 'skillgap' has no attribute {name!r}")
+
+
+_SUBPACKAGES = ("backends", "evals", "graphs", "reports", "routers", "skills", "tasks", "telemetry")
 
 
 def __dir__() -> list[str]:

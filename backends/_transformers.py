@@ -619,3 +619,8 @@ def from_registry(model: str | None = None, **options: Any) -> TransformersBacke
     from ._default_model import default_model_path
 
     return TransformersBackend(model or default_model_path(), **options)
+
+
+#: ``skillgap eval`` runs this backend in a worker process (``ProcessBackend``): its imports and
+#: weight loading then overlap the eval's own start. Any registered factory may say the same.
+from_registry.worker_process = True  # type: ignore[attr-defined]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import threading
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
     from ..backends import Backend
@@ -28,13 +28,16 @@ def add_arguments(ev: argparse.ArgumentParser) -> None:
     group.add_argument("--gpus-per-replica", type=float, default=0.0, metavar="G",
                        help="--ray: GPUs each replica reserves (1 for a transformers model on its "
                             "own GPU; fractions share one)")
+    group.add_argument("--in-process", action="store_true",
+                       help="load a local model (the transformers backend) in this process; by "
+                            "default it loads in a worker process, beside the eval's own start")
     group.add_argument("--cpus-per-replica", type=float, default=1.0, metavar="C",
                        help="--ray: CPUs each replica reserves")
 
 
 def build_backend(args: argparse.Namespace, options: dict[str, Any]) -> Backend:
     """The backend of ``args``: one model, a fleet of endpoints, or Ray replicas of a backend."""
-    from ..backends import load_backend
+    from ..backends import get_backend_factory, load_backend
 
     if args.ray is None:
         if args.replicas != 1 or args.gpus_per_replica:
@@ -47,6 +50,13 @@ def build_backend(args: argparse.Namespace, options: dict[str, Any]) -> Backend:
             if len(endpoints) > 1:
                 rest = {key: value for key, value in options.items() if key != "base_url"}
                 return FleetBackend.connect(endpoints, args.model, **rest)
+        if not args.in_process and getattr(get_backend_factory(args.backend), "worker_process", False):
+            from ..backends._process import ProcessBackend
+
+            _warm_report_imports()
+            # name and model_id are read-only properties there (known once the worker has built
+            # its backend), which the protocol's plain attributes do not express.
+            return cast("Backend", ProcessBackend(args.backend, args.model, options))
         return _loading(load_backend(args.backend, args.model, **options))
     from ..backends._ray import RayBackend
 
@@ -67,3 +77,15 @@ def _loading(backend: Backend) -> Backend:
 
         threading.Thread(target=prefetch, name="skillgap-model-load", daemon=True).start()
     return backend
+
+
+def _warm_report_imports() -> None:
+    """Import the report's plotting library on a thread while this process waits for the model
+    worker, instead of after the last answer."""
+    def warm() -> None:
+        with contextlib.suppress(Exception):
+            from ..reports import warm_imports
+
+            warm_imports()
+
+    threading.Thread(target=warm, name="skillgap-warm-imports", daemon=True).start()

@@ -118,6 +118,9 @@ def _eval(args: argparse.Namespace) -> int:
             tracing.shutdown()
         if cache is not None:
             cache.close()
+        close = getattr(cache.backend if cache is not None else backend, "close", None)
+        if callable(close):  # a model worker process, Ray replicas: stop them now, not at exit
+            close()
     print(format_table(summary))
     bad = [item for item in items or () if isinstance(item, SampleError)]
     if bad:

@@ -2,6 +2,7 @@
 the typed :class:`~skillgap.evals.Summary`."""
 
 from ._compare import LoadedRun, load_run, run_labels, write_comparison
+from ._plots import warm_imports
 from ._report import ensure_run_report, model_name, write_run_report
 
 __all__ = [
@@ -10,6 +11,7 @@ __all__ = [
     "load_run",
     "model_name",
     "run_labels",
+    "warm_imports",
     "write_comparison",
     "write_run_report",
 ]

@@ -28,6 +28,13 @@ OTHER_COLOURS = ["#ff7f0e", "#8c564b", "#e377c2", "#17becf", "#7f7f7f", "#bcbd22
 RUN_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"]
 
 
+def warm_imports() -> None:
+    """Import what drawing needs (matplotlib's figure, the Agg canvas and its fonts) now, e.g. on a
+    thread while a run waits for its model, so the report does not pay for it at the end."""
+    import matplotlib.backends.backend_agg
+    import matplotlib.figure  # noqa: F401
+
+
 def _figure(n_panels: int, *, width: float = 4.6, height: float = 3.8, max_cols: int = 3
             ) -> tuple[Figure, list[Axes]]:
     from matplotlib.figure import Figure
