@@ -9,6 +9,7 @@ from ._fleet import FleetBackend, parse_endpoints
 from ._images import ImageError
 from ._mock import MockBackend
 from ._openai import OpenAIBackend
+from ._process import ProcessBackend, WorkerError
 from ._ray import RayBackend
 from ._registry import backend_names, get_backend_factory, load_backend, register_backend
 from ._retry import RetryingBackend
@@ -39,11 +40,13 @@ __all__ = [
     "Message",
     "MockBackend",
     "OpenAIBackend",
+    "ProcessBackend",
     "RayBackend",
     "RetryingBackend",
     "TesseractNotFound",
     "TesseractOCR",
     "TextPart",
+    "WorkerError",
     "backend_names",
     "default_cache_path",
     "default_model_path",

@@ -43,6 +43,30 @@ def _serve(fd: int) -> None:
             conn.send(message)
 
     backend_name, model, options = conn.recv()
+    loop = asyncio.new_event_loop()
+    threading.Thread(target=loop.run_forever, name="skillgap-worker-loop", daemon=True).start()
+    built = threading.Event()
+    backends: list[Any] = []
+
+    async def answer(call_id: int, requests: list[GenerationRequest]) -> None:
+        try:
+            send(("result", call_id, await backends[0].generate(requests)))
+        except Exception as exc:  # a failed call is that call's error, not the worker's
+            send(("error", call_id, _portable_error(exc)))
+
+    def read() -> None:
+        while True:
+            try:
+                message = conn.recv()
+            except (EOFError, OSError):
+                # The parent closed the socket or is gone: nothing is left to answer, and a model
+                # still loading is not worth waiting for.
+                os._exit(0)
+            built.wait()
+            if message[0] == "generate" and backends:
+                asyncio.run_coroutine_threadsafe(answer(message[1], message[2]), loop)
+
+    threading.Thread(target=read, name="skillgap-worker-reader", daemon=True).start()
     try:
         from ._registry import load_backend
 
@@ -51,37 +75,20 @@ def _serve(fd: int) -> None:
                        "describe": backend.describe(),
                        "native_layout": getattr(backend, "native_layout", "free"),
                        "max_batch_size": getattr(backend, "max_batch_size", None)}))
-    except BaseException as exc:
+    except BaseException as exc:  # every failure to start is the parent's to report
         send(("start_error", _portable_error(exc)))
         return
-    loop = asyncio.new_event_loop()
-    threading.Thread(target=loop.run_forever, name="skillgap-worker-loop", daemon=True).start()
+    backends.append(backend)
+    built.set()
     load = getattr(backend, "load", None)
     if callable(load):
         # A model that fails to load is left for its calls to repeat and report, as in process.
         with contextlib.suppress(Exception):
             load()
-
-    async def answer(call_id: int, requests: list[GenerationRequest]) -> None:
-        try:
-            send(("result", call_id, await backend.generate(requests)))
-        except Exception as exc:
-            send(("error", call_id, _portable_error(exc)))
-
-    while True:
-        try:
-            message = conn.recv()
-        except (EOFError, OSError):
-            break
-        if message[0] == "generate":
-            asyncio.run_coroutine_threadsafe(answer(message[1], message[2]), loop)
-    close = getattr(backend, "close", None)
-    if callable(close):
-        with contextlib.suppress(Exception):
-            close()
+    threading.Event().wait()  # the reader thread ends the process
 
 
 if __name__ == "__main__":
     _serve(int(sys.argv[1]))
     sys.stdout.flush()
-    os._exit(0)  # no waiting on the model's threads: the parent has gone or closed us
+    os._exit(0)  # a backend that could not be built: no waiting on its threads

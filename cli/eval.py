@@ -14,6 +14,7 @@ from ._scale import add_arguments as add_scale_arguments
 from ._scale import build_backend
 
 if TYPE_CHECKING:
+    from ..backends import Backend
     from ..telemetry import TraceConfig
 
 
@@ -45,8 +46,38 @@ def _resume_command(args: argparse.Namespace, out: Path) -> str:
     return shlex.join(["skillgap", *(kept or ["eval"]), "--out", str(out)])
 
 
+def _backend_options(args: argparse.Namespace) -> dict[str, object]:
+    options: dict[str, object] = {}
+    if args.backend == "transformers":
+        options = {"max_batch_size": args.batch_size, **model_options(args)}
+        if args.device:
+            options["device"] = args.device
+    if args.backend == "openai":  # the API key comes from $SKILLGAP_API_KEY or $OPENAI_API_KEY
+        import os
+
+        options = {"base_url": args.base_url or os.environ.get("OPENAI_BASE_URL"),
+                   "concurrency": args.concurrency,
+                   "timeout_s": args.timeout, "max_retries": args.max_retries,
+                   "structured_outputs": args.structured_outputs}
+    elif args.base_url:
+        raise ValueError("--base-url needs --backend openai")
+    return options
+
+
 def _eval(args: argparse.Namespace) -> int:
-    from ..backends import Backend, CachedBackend, default_cache_path
+    # Built first: a local model starts loading in its worker process while this one imports and
+    # draws the rest of the run (tasks, samples, graphs).
+    backend: Backend = build_backend(args, _backend_options(args))  # a model, a fleet, or replicas
+    try:
+        return _run(args, backend)
+    finally:
+        close = getattr(backend, "close", None)
+        if callable(close):  # a model worker process, Ray replicas: stop them now, not at exit
+            close()
+
+
+def _run(args: argparse.Namespace, backend: Backend) -> int:
+    from ..backends import CachedBackend, default_cache_path
     from ..evals import EvalConfig, format_table, run_eval
     from ..evals._config import new_run_dir
     from ..tasks import Sample, SampleError, builtin_task_names, resolve_tasks
@@ -65,21 +96,6 @@ def _eval(args: argparse.Namespace) -> int:
         if args.n is None:  # no cap: n records the largest task's row count
             counts = [sum(item.task == task for item in items) for task in names]
             n = max([1, *counts])
-    options: dict[str, object] = {}
-    if args.backend == "transformers":
-        options = {"max_batch_size": args.batch_size, **model_options(args)}
-        if args.device:
-            options["device"] = args.device
-    if args.backend == "openai":  # the API key comes from $SKILLGAP_API_KEY or $OPENAI_API_KEY
-        import os
-
-        options = {"base_url": args.base_url or os.environ.get("OPENAI_BASE_URL"),
-                   "concurrency": args.concurrency,
-                   "timeout_s": args.timeout, "max_retries": args.max_retries,
-                   "structured_outputs": args.structured_outputs}
-    elif args.base_url:
-        raise ValueError("--base-url needs --backend openai")
-    backend: Backend = build_backend(args, options)  # one model, a fleet, or Ray replicas
     cache = None
     if not args.no_cache:
         backend = cache = CachedBackend(backend, Path(args.cache) if args.cache else default_cache_path())
@@ -118,9 +134,6 @@ def _eval(args: argparse.Namespace) -> int:
             tracing.shutdown()
         if cache is not None:
             cache.close()
-        close = getattr(cache.backend if cache is not None else backend, "close", None)
-        if callable(close):  # a model worker process, Ray replicas: stop them now, not at exit
-            close()
     print(format_table(summary))
     bad = [item for item in items or () if isinstance(item, SampleError)]
     if bad:
