@@ -4,11 +4,15 @@ Both run as fresh processes, alternated, ``--repeats`` times each:
 
 * bare: ``import transformers`` and ``from_pretrained`` of the embedded model's processor and model;
 * eval: ``skillgap eval --n 1 --tasks counting --no-cache`` (direct, cascaded, CoT and both skills
-  alone on one sample: five model calls, the summary, report and plots).
+  alone on one sample: five model calls, the summary, report and plots), which loads the model in
+  a worker process beside its own start;
+* in-process: the same with ``--in-process`` (model and eval share one process and one GIL), for
+  comparison.
 
-``startup ratio`` is the median of the per-pair wall-time ratios (target at most 1.3). On a shared
-machine wall time swings with the load, so the CPU-time ratio (user + system of each child) is
-printed as well.
+``startup ratio`` is the median of the per-round wall-time ratios eval / bare (target at most 1.3).
+The worker gains wall time only where a second core is free; on a shared machine wall time swings
+with the load, so the CPU-time ratios (user + system of each child and its worker) are printed as
+well.
 
     python benchmarks/startup.py [--repeats 3]
 """
@@ -54,24 +58,29 @@ def main() -> None:
 
     model = str(default_model_path())
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    ratios, cpu_ratios, bare_walls, eval_walls = [], [], [], []
+    walls: dict[str, list[float]] = {"bare": [], "eval": [], "in-process": []}
+    cpus: dict[str, list[float]] = {"bare": [], "eval": [], "in-process": []}
     with tempfile.TemporaryDirectory() as folder:
         for repeat in range(args.repeats):
             bare_wall, bare_cpu = _timed([sys.executable, "-c", BARE, model], env)
-            out = Path(folder) / f"run{repeat}"
-            eval_wall, eval_cpu = _timed(
-                [sys.executable, "-m", "skillgap.cli", "eval", "--n", "1", "--tasks", "counting",
-                 "--no-cache", "--quiet", "--out", str(out)], env)
-            print(f"pair {repeat + 1}: bare {bare_wall:.2f}s wall {bare_cpu:.2f}s cpu; "
-                  f"eval {eval_wall:.2f}s wall {eval_cpu:.2f}s cpu", flush=True)
-            ratios.append(eval_wall / bare_wall)
-            cpu_ratios.append(eval_cpu / bare_cpu)
-            bare_walls.append(bare_wall)
-            eval_walls.append(eval_wall)
-    print(f"bare load median {statistics.median(bare_walls):.2f}s, one-sample eval median "
-          f"{statistics.median(eval_walls):.2f}s ({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
-    print(f"startup cpu ratio: {statistics.median(cpu_ratios):.3f}")
-    print(f"startup ratio: {statistics.median(ratios):.3f}")
+            line = [f"round {repeat + 1}: bare {bare_wall:.2f}s wall {bare_cpu:.2f}s cpu"]
+            walls["bare"].append(bare_wall)
+            cpus["bare"].append(bare_cpu)
+            for name, extra in (("eval", []), ("in-process", ["--in-process"])):
+                out = Path(folder) / f"{name}{repeat}"
+                wall, cpu = _timed(
+                    [sys.executable, "-m", "skillgap.cli", "eval", "--n", "1", "--tasks", "counting",
+                     "--no-cache", "--quiet", "--out", str(out), *extra], env)
+                line.append(f"{name} {wall:.2f}s wall {cpu:.2f}s cpu")
+                walls[name].append(wall / bare_wall)
+                cpus[name].append(cpu / bare_cpu)
+            print("; ".join(line), flush=True)
+    print(f"bare load median {statistics.median(walls['bare']):.2f}s "
+          f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
+    print(f"in-process eval / bare: {statistics.median(walls['in-process']):.3f} wall, "
+          f"{statistics.median(cpus['in-process']):.3f} cpu")
+    print(f"startup cpu ratio: {statistics.median(cpus['eval']):.3f}")
+    print(f"startup ratio: {statistics.median(walls['eval']):.3f}")
 
 
 if __name__ == "__main__":
