@@ -12,10 +12,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from ..backends._names import model_name
 from ..evals._summary import strategy_order
 from ..evals._summary_model import CI, Stats, Summary, TaskSummary
 from ..graphs.strategies import skill_steps
-from ._report import model_name
 
 if TYPE_CHECKING:
     from matplotlib.artist import Artist

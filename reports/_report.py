@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..backends._names import model_name
 from ..evals._summary import format_p, format_share
 from ..evals._summary_model import MOSTLY_FAILED, SMALL_BIN, Stats, Summary, TaskSummary
 from ._blocks import Block, Heading, Image, Para, Table, to_html, to_markdown
@@ -30,13 +31,6 @@ EXPLAINER = (
     "measured alone: the visual skill against the gold intermediate, the textual skill on the "
     "gold intermediate."
 )
-
-
-def model_name(model: str) -> str:
-    """A model's name for titles and labels: a hub id as it is, a local folder by its last part."""
-    if model.startswith(("/", ".", "~")) or "\\" in model or model.count("/") > 1:
-        return Path(model.rstrip("/\\")).name or model
-    return model
 
 
 def _fmt(value: float | None, spec: str = ".3f") -> str:

@@ -31,6 +31,8 @@ from opentelemetry import trace
 from opentelemetry.semconv._incubating.attributes import gen_ai_attributes as gen_ai
 from opentelemetry.trace import Link, Span, Status, StatusCode
 
+from ..backends._names import model_name
+
 if TYPE_CHECKING:
     from opentelemetry.metrics import Histogram
 
@@ -62,10 +64,6 @@ REDACTED_IMAGE = "redacted"
 #: Keys whose values never reach a span (backend descriptions can hold credentials).
 _SECRET = re.compile(r"api[_-]?key|authori[sz]ation|secret|password|passwd|credential|cookie|"
                      r"bearer|headers?$|^token$|access[_-]?token", re.IGNORECASE)
-
-#: Folder names that say nothing alone; a model in one is named with its parent folder too.
-_GENERIC_FOLDERS = frozenset({"model", "models", "weights", "checkpoint", "final", "best", "latest",
-                              "snapshot", "hf", "merged"})
 
 Verdict = Literal["correct", "incorrect", "error", "invalid"]
 
@@ -153,25 +151,6 @@ def scrub(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [scrub(item) for item in value]
     return value
-
-
-def model_name(model_id: str) -> str:
-    """How a model is named in span names: a hub id as is, a local folder by its last part.
-
-    Example:
-        >>> model_name("/root/.cache/models/tiny-llava"), model_name("Qwen/Qwen2.5-VL-3B-Instruct")
-        ('tiny-llava', 'Qwen/Qwen2.5-VL-3B-Instruct')
-        >>> model_name("/site-packages/skillgap/tiny/model")
-        'tiny/model'
-    """
-    path = Path(model_id.removeprefix("file://")).expanduser()
-    if not (model_id.startswith(("/", "./", "../", "~", "file://")) or (
-            model_id.count("/") != 1 and path.is_dir())):
-        return model_id
-    name = path.name or model_id
-    if name.lower() in _GENERIC_FOLDERS or name.startswith("checkpoint-"):
-        return f"{path.parent.name}/{name}"  # "tiny/model" says more than "model"
-    return name
 
 
 def image_url(image: ImageRef) -> str:
