@@ -37,6 +37,7 @@ def _train_tiny(args: argparse.Namespace) -> int:
         "decay_fraction": args.decay_fraction, "vision_lr_scale": args.vision_lr_scale,
         "knobs": _kind_task_values(args.knobs, "--knobs", parse_value=True) if args.knobs else None,
         "task_weights": _kind_task_values(args.task_weights, "--task-weights") if args.task_weights else None,
+        "cot_answer_weight": args.cot_answer_weight,
     }
     config = TrainConfig(**{key: value for key, value in fields.items() if value is not None})
     result = train_tiny(config, args.out, device=args.device, threads=args.threads,
@@ -48,7 +49,7 @@ def _train_tiny(args: argparse.Namespace) -> int:
 
 _RECIPE_FIXED = ("steps", "batch_size", "lr", "seed", "direct_share", "direct_tasks", "cot_share",
                  "textual_share", "warmup_steps", "visual_warmup_steps", "checkpoint_every",
-                 "decay_fraction", "vision_lr_scale", "knobs", "task_weights")
+                 "decay_fraction", "vision_lr_scale", "knobs", "task_weights", "cot_answer_weight")
 
 
 def _kind_task_values(items: list[str], option: str, *, parse_value: bool = False) -> dict[str, Any]:
@@ -115,9 +116,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     tr.add_argument("--task-weights", action="append", default=None, metavar="KIND:TASK=WEIGHT",
                     help="relative weight of a task among one kind's examples, e.g. textual:counting=3 "
                          "(repeatable; unnamed tasks weigh 1)")
+    tr.add_argument("--cot-answer-weight", type=float, default=None,
+                    help="loss weight of a CoT example's final answer against its intermediate "
+                         "(default 1)")
     tr.add_argument("--recipe", default=None,
                     help="run a recorded recipe's phases instead: default (the shipped model, from "
-                         "scratch), v3, v2 or v1 (its predecessors); OUT/<phase>/model is the result")
+                         "scratch), v4, v3, v2 or v1 (its predecessors); OUT/<phase>/model is the result")
     tr.add_argument("--phase", default=None,
                     help="with --recipe: only these phases (comma-separated), the first from --init-from")
     tr.add_argument("--device", default=None, help="cpu or cuda (default: cuda when present)")

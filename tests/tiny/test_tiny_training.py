@@ -16,6 +16,7 @@ from skillgap.tasks import composition  # noqa: E402
 from skillgap.tiny._training import (  # noqa: E402
     COT_KNOBS,
     COT_KNOBS_V4,
+    COT_KNOBS_V5,
     EASY_KNOBS,
     BatchMaker,
     TrainConfig,
@@ -92,6 +93,35 @@ def test_collate_labels_cover_target_and_eos_only(processor) -> None:
     for row, example in enumerate(examples):
         labelled = batch["input_ids"][row][batch["labels"][row] != -100]
         assert tokenizer.decode(labelled) == example.target + tokenizer.eos_token
+
+
+def test_collate_weighs_a_cot_answer_when_asked(processor) -> None:
+    examples = BatchMaker(TrainConfig(batch_size=12, cot_share=0.5), processor).batch(0)
+    assert {"cot", "textual"} <= {example.kind for example in examples}
+    assert "label_weights" not in collate(examples, processor)  # weight 1: the recipes as recorded
+    batch = collate(examples, processor, cot_answer_weight=4.0)
+    tokenizer = processor.tokenizer
+    for row, example in enumerate(examples):
+        heavy = batch["input_ids"][row][batch["label_weights"][row] == 4.0]
+        # Only a CoT example's answer value and </s> weigh more, never a prompt or an intermediate.
+        want = example.target.rpartition("Answer: ")[2] + tokenizer.eos_token if example.kind == "cot" else ""
+        assert tokenizer.decode(heavy) == want, (example.kind, example.target)
+        assert bool((batch["labels"][row][batch["label_weights"][row] == 4.0] != -100).all())
+
+
+def test_weighted_cot_answers_change_the_gradient_not_the_reported_losses(processor,
+                                                                       tiny_model_path: Path) -> None:
+    import torch
+    from transformers import LlavaForConditionalGeneration
+
+    examples = BatchMaker(TrainConfig(batch_size=6, cot_share=0.5, seed=3), processor).batch(0)
+    grads, losses = [], []
+    for weight in (1.0, 5.0):
+        model = LlavaForConditionalGeneration.from_pretrained(tiny_model_path, dtype=torch.float32)
+        losses.append(_accumulate(model, processor, examples, "cpu", cot_answer_weight=weight))
+        grads.append(torch.cat([p.grad.flatten() for p in model.parameters() if p.grad is not None]))
+    assert losses[0] == pytest.approx(losses[1])  # reported per kind, unweighted
+    assert not torch.allclose(grads[0], grads[1])
 
 
 def test_learning_rate_schedule() -> None:
@@ -242,7 +272,8 @@ def test_recipe_first_steps_match_the_recorded_losses(tmp_path: Path) -> None:
 
 def test_recipes_are_recorded_and_reproducible_by_name() -> None:
     default = recipe("default")
-    assert [phase.name for phase in default] == ["phase1", "phase2", "phase3", "phase4", "phase5", "phase6"]
+    assert [phase.name for phase in default] == [f"phase{i}" for i in range(1, 9)]
+    assert [phase.name for phase in recipe("v4")] == [f"phase{i}" for i in range(1, 7)]
     assert [phase.name for phase in recipe("v3")] == ["phase1", "phase2", "phase3", "phase4", "phase5"]
     assert [phase.name for phase in recipe("v2")] == ["phase1", "phase2", "phase3", "phase4"]
     assert [phase.name for phase in recipe("v1")] == ["phase1", "phase2", "phase3"]
@@ -250,8 +281,12 @@ def test_recipes_are_recorded_and_reproducible_by_name() -> None:
     last = default[-1].config
     # Direct examples from the easy part of each range; CoT reaches further into each range.
     assert last.knobs["direct"] == EASY_KNOBS
-    assert last.knobs["cot"] == COT_KNOBS_V4
-    assert all(COT_KNOBS_V4[task] != EASY_KNOBS[task] for task in EASY_KNOBS)
+    assert last.knobs["cot"] == COT_KNOBS_V5
+    assert all(COT_KNOBS_V5[task] != EASY_KNOBS[task] for task in EASY_KNOBS)
+    assert recipe("v4")[-1].config.knobs["cot"] == COT_KNOBS_V4
+    # The last phase weighs CoT answers more; every earlier one trained at weight 1.
+    assert last.cot_answer_weight > 1
+    assert all(phase.config.cot_answer_weight == 1 for phase in default[:-1])
     assert recipe("v3")[-1].config.knobs["cot"] == COT_KNOBS
     # Each phase draws its own training data: no two continuing phases share a seed.
     assert default[-1].config.seed != default[-2].config.seed
