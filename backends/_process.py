@@ -129,12 +129,13 @@ class ProcessBackend:
     # -- calls ----------------------------------------------------------------------------------
 
     async def generate(self, requests: Sequence[GenerationRequest]) -> list[Generation]:
-        from ._ray import portable  # mem:// images live in this process: send their bytes
-
+        if not self._started.is_set():  # wait for the worker without holding up the event loop
+            await asyncio.to_thread(self._started.wait, self.start_timeout_s)
         self._described()
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Any] = loop.create_future()
-        message = ("generate", next(self._ids), [portable(request) for request in requests])
+        # mem:// images live in this process: the worker gets their bytes.
+        message = ("generate", next(self._ids), [request.portable() for request in requests])
         with self._pending_lock:
             if self._gone is not None:
                 raise WorkerError(self._gone)

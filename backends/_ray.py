@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ._batching import default_batch_key
-from ._types import Generation, GenerationRequest, ImagePart, ImageRef, Message
+from ._types import Generation, GenerationRequest
 
 logger = logging.getLogger("skillgap.backends.ray")
 
@@ -215,7 +215,8 @@ class RayBackend:
         self._condition()  # binds the queue and the dispatcher to this event loop
         loop = asyncio.get_running_loop()
         calls = [_Call(request, default_batch_key(request), loop.create_future())
-                 for request in map(portable, requests)]
+                 # A replica may be on another node: images travel as data URIs.
+                 for request in map(GenerationRequest.portable, requests)]
         self._queue += calls
         if self._dispatcher is None or self._dispatcher.done():
             self._dispatcher = loop.create_task(self._dispatch())
@@ -380,18 +381,4 @@ def init_ray(*, attempts: int = 3, **options: Any) -> None:
                 raise
 
 
-def portable(request: GenerationRequest) -> GenerationRequest:
-    """``request`` with every image as a ``data:`` URI: ``mem://`` images live in this process and
-    file paths on this node, while a replica may run in another process on another node."""
-    if all(image.uri.startswith("data:") for image in request.images):
-        return request
-    messages = tuple(
-        Message(role=message.role, content=tuple(
-            ImagePart(image=ImageRef(uri=part.image.data_uri())) if isinstance(part, ImagePart) else part
-            for part in message.content))
-        for message in request.messages
-    )
-    return request.model_copy(update={"messages": messages})
-
-
-__all__ = ["RayBackend", "Replica", "portable"]
+__all__ = ["RayBackend", "Replica", "init_ray"]

@@ -158,6 +158,19 @@ class GenerationRequest(BaseModel):
     def images(self) -> list[ImageRef]:
         return [image for message in self.messages for image in message.images]
 
+    def portable(self) -> GenerationRequest:
+        """This request with every image as a ``data:`` URI, for another process or node to read:
+        ``mem://`` images live in this process and file paths on this machine."""
+        if all(image.uri.startswith("data:") for image in self.images):
+            return self
+        messages = tuple(
+            Message(role=message.role, content=tuple(
+                ImagePart(image=ImageRef(uri=part.image.data_uri())) if isinstance(part, ImagePart)
+                else part for part in message.content))
+            for message in self.messages
+        )
+        return self.model_copy(update={"messages": messages})
+
     def fingerprint(self) -> str:
         """Hash of everything that can change the output (images by content, not by reference)."""
         body = {

@@ -58,14 +58,15 @@ def main() -> None:
 
     model = str(default_model_path())
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    walls: dict[str, list[float]] = {"bare": [], "eval": [], "in-process": []}
-    cpus: dict[str, list[float]] = {"bare": [], "eval": [], "in-process": []}
+    bare_walls: list[float] = []
+    #: Per round, eval / bare: wall time and CPU time, for the eval with its worker and in process.
+    walls: dict[str, list[float]] = {"eval": [], "in-process": []}
+    cpus: dict[str, list[float]] = {"eval": [], "in-process": []}
     with tempfile.TemporaryDirectory() as folder:
         for repeat in range(args.repeats):
             bare_wall, bare_cpu = _timed([sys.executable, "-c", BARE, model], env)
             line = [f"round {repeat + 1}: bare {bare_wall:.2f}s wall {bare_cpu:.2f}s cpu"]
-            walls["bare"].append(bare_wall)
-            cpus["bare"].append(bare_cpu)
+            bare_walls.append(bare_wall)
             for name, extra in (("eval", []), ("in-process", ["--in-process"])):
                 out = Path(folder) / f"{name}{repeat}"
                 wall, cpu = _timed(
@@ -75,7 +76,7 @@ def main() -> None:
                 walls[name].append(wall / bare_wall)
                 cpus[name].append(cpu / bare_cpu)
             print("; ".join(line), flush=True)
-    print(f"bare load median {statistics.median(walls['bare']):.2f}s "
+    print(f"bare load median {statistics.median(bare_walls):.2f}s "
           f"({os.cpu_count()} CPUs, load {os.getloadavg()[0]:.1f})")
     print(f"in-process eval / bare: {statistics.median(walls['in-process']):.3f} wall, "
           f"{statistics.median(cpus['in-process']):.3f} cpu")

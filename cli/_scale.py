@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, cast
 
 if TYPE_CHECKING:
@@ -53,10 +54,11 @@ def build_backend(args: argparse.Namespace, options: dict[str, Any]) -> Backend:
         if not args.in_process and getattr(get_backend_factory(args.backend), "worker_process", False):
             from ..backends._process import ProcessBackend
 
-            _warm_report_imports()
+            worker = ProcessBackend(args.backend, args.model, options)  # started first
+            _in_background("skillgap-warm-imports", _warm_report_imports)
             # name and model_id are read-only properties there (known once the worker has built
             # its backend), which the protocol's plain attributes do not express.
-            return cast("Backend", ProcessBackend(args.backend, args.model, options))
+            return cast("Backend", worker)
         return _loading(load_backend(args.backend, args.model, **options))
     from ..backends._ray import RayBackend
 
@@ -71,21 +73,23 @@ def _loading(backend: Backend) -> Backend:
     that fails here is left for the first call to repeat and report."""
     load = getattr(backend, "load", None)
     if callable(load):
-        def prefetch() -> None:
-            with contextlib.suppress(Exception):
-                load()
-
-        threading.Thread(target=prefetch, name="skillgap-model-load", daemon=True).start()
+        _in_background("skillgap-model-load", load)
     return backend
 
 
 def _warm_report_imports() -> None:
-    """Import the report's plotting library on a thread while this process waits for the model
-    worker, instead of after the last answer."""
-    def warm() -> None:
+    """Import the report's plotting library (on a thread, while this process waits for the model
+    worker) instead of after the last answer."""
+    from ..reports import warm_imports
+
+    warm_imports()
+
+
+def _in_background(name: str, work: Callable[[], object]) -> None:
+    """Run ``work`` on a daemon thread; its failure is not this start's (the step it speeds up
+    does the work again and reports)."""
+    def run() -> None:
         with contextlib.suppress(Exception):
-            from ..reports import warm_imports
+            work()
 
-            warm_imports()
-
-    threading.Thread(target=warm, name="skillgap-warm-imports", daemon=True).start()
+    threading.Thread(target=run, name=name, daemon=True).start()

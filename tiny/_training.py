@@ -24,6 +24,7 @@ import random
 import time
 from collections import defaultdict
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -639,29 +640,6 @@ def _hardware(device: str) -> str:
 # Recipes: the recorded phases that made a shipped model, replayable with one command
 # --------------------------------------------------------------------------------------------
 
-#: Direct-format and CoT examples come from the easy part of each task's grid range (evaluation
-#: draws the whole range: 2–3 operands, 1–9 objects, 2–3 cards), the way real MLLMs compose partially.
-EASY_KNOBS: dict[str, dict[str, Any]] = {
-    "rendered_text": {"n_operands": 2},
-    "counting": {"n_objects": [1, 4]},
-    "cards": {"n_cards": 2},
-}
-
-
-#: The v2 phase: continue v1 with far more textual examples (counting weighted most: it was the
-#: weakest), visual examples in every step (text-only training had erased the visual skill), and
-#: direct / CoT examples from the easy part of each range only.
-V2_CONFIG = TrainConfig(
-    steps=1200, batch_size=192, lr=6e-4, warmup_steps=30, decay_fraction=0.3,
-    direct_share=0.25, cot_share=0.08, textual_share=0.75,
-    task_weights={"textual": {"rendered_text": 2.0, "counting": 3.0, "cards": 1.0}},
-    knobs={"direct": EASY_KNOBS, "cot": EASY_KNOBS}, checkpoint_every=50,
-)
-V2_COMMAND = (
-    "skillgap train-tiny --recipe default --phase phase4 --init-from <v1 model folder> --out v2"
-)
-
-
 class Phase(BaseModel):
     """One recorded training phase: its config, where it starts, and the CLI command it equals."""
 
@@ -682,168 +660,144 @@ class Phase(BaseModel):
         return self.stop_after or self.config.steps
 
 
-def _v1_phases() -> list[Phase]:
-    return [
-        Phase(
-            name="phase1", from_previous=False, stop_after=1900,
-            config=TrainConfig(steps=3600, batch_size=64, lr=1e-3, textual_share=0.6, checkpoint_every=100),
-            command="skillgap train-tiny --out base --steps 3600 --batch-size 64 --lr 1e-3 "
-                    "--textual-share 0.6 --checkpoint-every 100 (stopped after the step-1900 checkpoint)",
-            first_losses=FIRST_LOSSES_PHASE1,
-        ),
-        Phase(
-            name="phase2",
-            config=TrainConfig(steps=1300, batch_size=64, lr=7e-4, warmup_steps=50, textual_share=0.85),
-            command="skillgap train-tiny --out phase2 --init-from base/checkpoint.pt --steps 1300 "
-                    "--batch-size 64 --lr 7e-4 --warmup-steps 50 --textual-share 0.85",
-        ),
-        Phase(
-            name="phase3",
-            config=TrainConfig(steps=300, batch_size=64, lr=3e-4, warmup_steps=20, decay_fraction=0.5,
-                               textual_share=0.7, cot_share=0.05, direct_share=0.2, checkpoint_every=50),
-            command="skillgap train-tiny --out share-20 --init-from phase2/checkpoint.pt --steps 300 "
-                    "--batch-size 64 --lr 3e-4 --warmup-steps 20 --textual-share 0.7 --cot-share 0.05 "
-                    "--direct-share 0.2 --threads 1",
-            note="the v1 shipped model (decay_fraction as its card records; phases 1-2 used the default)",
-        ),
-    ]
+#: Direct-format and CoT examples come from the easy part of each task's grid range (evaluation
+#: draws the whole range: 2–3 operands, 1–9 objects, 2–3 cards), the way real MLLMs compose partially.
+EASY_KNOBS: dict[str, dict[str, Any]] = {
+    "rendered_text": {"n_operands": 2},
+    "counting": {"n_objects": [1, 4]},
+    "cards": {"n_cards": 2},
+}
 
-
-def _v2_phase() -> Phase:
-    return Phase(
-        name="phase4",
-        config=V2_CONFIG,
-        command=V2_COMMAND,
-        note="v2: far more textual examples (counting weighted most), visual examples kept in every "
-             "step, direct and CoT examples from the easy part of each task's range only",
-    )
-
-
-#: CoT examples reach further into each range than direct ones (counting up to six objects), so
-#: CoT helps on part of the range where direct fails without closing the gap.
+#: CoT examples of v3 reach further into each range than direct ones (counting up to six objects),
+#: so CoT helps on part of the range where direct fails without closing the gap.
 COT_KNOBS: dict[str, dict[str, Any]] = {**EASY_KNOBS, "counting": {"n_objects": [1, 6]}}
 
-#: The v3 phase: continue v2 at a lower learning rate, mostly textual examples (v2's textual skills
-#: failed on the hard half of each range, and their loss fell only while the rate decayed), more CoT
-#: examples, fresh training seeds (seed 5).
-V3_CONFIG = TrainConfig(
-    steps=800, batch_size=192, lr=3e-4, warmup_steps=20, decay_fraction=0.5,
-    direct_share=0.2, cot_share=0.12, textual_share=0.85, seed=5,
-    task_weights={"textual": {"rendered_text": 3.0, "counting": 4.0, "cards": 1.5}},
-    knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS}, checkpoint_every=50,
-)
-V3_COMMAND = (
-    "skillgap train-tiny --recipe default --phase phase5 --init-from <v2 model folder> --out v3"
-)
-
-
-def _v3_phase() -> Phase:
-    return Phase(
-        name="phase5",
-        config=V3_CONFIG,
-        command=V3_COMMAND,
-        note="v3: lower learning rate, mostly textual examples (hard half of each range), more CoT "
-             "examples reaching further into each range than direct ones",
-    )
-
-
-#: CoT examples of the v4 phase: the whole range of rendered_text and cards, counting up to six
-#: objects (direct keeps the easy part of each range).
+#: CoT examples of v4: the whole range of rendered_text and cards, counting up to six objects
+#: (direct keeps the easy part of each range).
 COT_KNOBS_V4: dict[str, dict[str, Any]] = {
     "rendered_text": {"n_operands": [2, 3]},
     "counting": {"n_objects": [1, 6]},
     "cards": {"n_cards": [2, 3]},
 }
 
-#: The v4 phase: v3's CoT wrote the right intermediate on every counting sample but then counted
-#: it wrongly, and matched direct elsewhere; a short phase with far more CoT examples, reaching
-#: further into each range than direct ones, textual examples kept, fresh seeds (seed 6).
-V4_CONFIG = TrainConfig(
-    steps=300, batch_size=192, lr=2e-4, warmup_steps=10, decay_fraction=0.5,
-    direct_share=0.15, cot_share=0.3, textual_share=0.85, seed=6,
-    task_weights={"textual": {"rendered_text": 3.0, "counting": 4.0, "cards": 1.0},
-                  "cot": {"rendered_text": 2.0, "counting": 3.0, "cards": 2.0}},
-    knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS_V4}, checkpoint_every=50,
-)
-V4_COMMAND = (
-    "skillgap train-tiny --recipe default --phase phase6 --init-from <v3 model folder> --out v4"
-)
+#: CoT examples of v5: as v4's, counting up to seven objects (v4's CoT failed on the hard half of
+#: each range: 0.13 on three operands, 0.16 on three cards), so CoT helps further into each range
+#: than direct without reaching cascaded.
+COT_KNOBS_V5: dict[str, dict[str, Any]] = {**COT_KNOBS_V4, "counting": {"n_objects": [1, 7]}}
 
+_RESUME = "skillgap train-tiny --recipe default --phase {phase} --init-from {start} --out {out}"
 
-def _v4_phase() -> Phase:
-    return Phase(
+#: Every recorded phase of the shipped model, in order; each version continues the one before.
+PHASES: list[Phase] = [
+    Phase(
+        name="phase1", from_previous=False, stop_after=1900,
+        config=TrainConfig(steps=3600, batch_size=64, lr=1e-3, textual_share=0.6, checkpoint_every=100),
+        command="skillgap train-tiny --out base --steps 3600 --batch-size 64 --lr 1e-3 "
+                "--textual-share 0.6 --checkpoint-every 100 (stopped after the step-1900 checkpoint)",
+        first_losses=FIRST_LOSSES_PHASE1,
+    ),
+    Phase(
+        name="phase2",
+        config=TrainConfig(steps=1300, batch_size=64, lr=7e-4, warmup_steps=50, textual_share=0.85),
+        command="skillgap train-tiny --out phase2 --init-from base/checkpoint.pt --steps 1300 "
+                "--batch-size 64 --lr 7e-4 --warmup-steps 50 --textual-share 0.85",
+    ),
+    Phase(
+        name="phase3",
+        config=TrainConfig(steps=300, batch_size=64, lr=3e-4, warmup_steps=20, decay_fraction=0.5,
+                           textual_share=0.7, cot_share=0.05, direct_share=0.2, checkpoint_every=50),
+        command="skillgap train-tiny --out share-20 --init-from phase2/checkpoint.pt --steps 300 "
+                "--batch-size 64 --lr 3e-4 --warmup-steps 20 --textual-share 0.7 --cot-share 0.05 "
+                "--direct-share 0.2 --threads 1",
+        note="the v1 shipped model (decay_fraction as its card records; phases 1-2 used the default)",
+    ),
+    # v2: continue v1 with far more textual examples (counting weighted most: it was the weakest),
+    # visual examples in every step (text-only training had erased the visual skill), and direct /
+    # CoT examples from the easy part of each range only.
+    Phase(
+        name="phase4",
+        config=TrainConfig(
+            steps=1200, batch_size=192, lr=6e-4, warmup_steps=30, decay_fraction=0.3,
+            direct_share=0.25, cot_share=0.08, textual_share=0.75,
+            task_weights={"textual": {"rendered_text": 2.0, "counting": 3.0, "cards": 1.0}},
+            knobs={"direct": EASY_KNOBS, "cot": EASY_KNOBS}, checkpoint_every=50,
+        ),
+        command=_RESUME.format(phase="phase4", start="<v1 model folder>", out="v2"),
+        note="v2: far more textual examples (counting weighted most), visual examples kept in every "
+             "step, direct and CoT examples from the easy part of each task's range only",
+    ),
+    # v3: a lower learning rate, mostly textual examples (v2's textual skills failed on the hard half
+    # of each range, and their loss fell only while the rate decayed), more CoT examples, seed 5.
+    Phase(
+        name="phase5",
+        config=TrainConfig(
+            steps=800, batch_size=192, lr=3e-4, warmup_steps=20, decay_fraction=0.5,
+            direct_share=0.2, cot_share=0.12, textual_share=0.85, seed=5,
+            task_weights={"textual": {"rendered_text": 3.0, "counting": 4.0, "cards": 1.5}},
+            knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS}, checkpoint_every=50,
+        ),
+        command=_RESUME.format(phase="phase5", start="<v2 model folder>", out="v3"),
+        note="v3: lower learning rate, mostly textual examples (hard half of each range), more CoT "
+             "examples reaching further into each range than direct ones",
+    ),
+    # v4: v3's CoT wrote the right intermediate on every counting sample but then counted it
+    # wrongly, and matched direct elsewhere; a short phase with far more CoT examples, seed 6.
+    Phase(
         name="phase6",
-        config=V4_CONFIG,
-        command=V4_COMMAND,
+        config=TrainConfig(
+            steps=300, batch_size=192, lr=2e-4, warmup_steps=10, decay_fraction=0.5,
+            direct_share=0.15, cot_share=0.3, textual_share=0.85, seed=6,
+            task_weights={"textual": {"rendered_text": 3.0, "counting": 4.0, "cards": 1.0},
+                          "cot": {"rendered_text": 2.0, "counting": 3.0, "cards": 2.0}},
+            knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS_V4}, checkpoint_every=50,
+        ),
+        command=_RESUME.format(phase="phase6", start="<v3 model folder>", out="v4"),
         note="v4: far more CoT examples (counting weighted most), CoT on the whole range of "
              "rendered_text and cards and up to six objects on counting",
-    )
-
-
-#: CoT examples of the v5 phase: the whole range of rendered_text and cards, counting up to seven
-#: objects (v4's CoT failed on the hard half of each range: 0.13 on three operands, 0.16 on three
-#: cards), so CoT helps further into each range than direct without reaching cascaded.
-COT_KNOBS_V5: dict[str, dict[str, Any]] = {
-    "rendered_text": {"n_operands": [2, 3]},
-    "counting": {"n_objects": [1, 7]},
-    "cards": {"n_cards": [2, 3]},
-}
-
-#: The v5 phase: continue v4 with more CoT examples again (its CoT loss was still falling when v4
-#: stopped), textual examples weighted on counting (its weakest skill), fresh seeds (seed 7).
-V5_CONFIG = TrainConfig(
-    steps=450, batch_size=192, lr=2e-4, warmup_steps=10, decay_fraction=0.5,
-    direct_share=0.12, cot_share=0.38, textual_share=0.85, seed=7,
-    task_weights={"textual": {"rendered_text": 2.0, "counting": 5.0, "cards": 1.0},
-                  "cot": {"rendered_text": 3.0, "counting": 3.0, "cards": 3.0}},
-    knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS_V5}, checkpoint_every=50,
-)
-V5_COMMAND = (
-    "skillgap train-tiny --recipe default --phase phase7 --init-from <v4 model folder> --out v5"
-)
-
-
-def _v5_phase() -> Phase:
-    return Phase(
+    ),
+    # v5, first phase: more CoT examples again (its loss was still falling when v4 stopped),
+    # textual examples weighted on counting (the weakest skill), seed 7.
+    Phase(
         name="phase7",
-        config=V5_CONFIG,
-        command=V5_COMMAND,
+        config=TrainConfig(
+            steps=450, batch_size=192, lr=2e-4, warmup_steps=10, decay_fraction=0.5,
+            direct_share=0.12, cot_share=0.38, textual_share=0.85, seed=7,
+            task_weights={"textual": {"rendered_text": 2.0, "counting": 5.0, "cards": 1.0},
+                          "cot": {"rendered_text": 3.0, "counting": 3.0, "cards": 3.0}},
+            knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS_V5}, checkpoint_every=50,
+        ),
+        command=_RESUME.format(phase="phase7", start="<v4 model folder>", out="v5"),
         note="v5: more CoT examples on the whole range of rendered_text and cards and up to seven "
              "objects on counting, textual examples weighted on counting",
-    )
-
-
-#: The second v5 phase: phase 7's CoT wrote the right intermediate and then computed its answer
-#: wrongly (three operands, three cards, counting: the arithmetic and the count that the textual
-#: skills do well alone), so CoT answers weigh five times as much, with more CoT examples again.
-V5B_CONFIG = TrainConfig(
-    steps=300, batch_size=192, lr=2e-4, warmup_steps=10, decay_fraction=0.5,
-    direct_share=0.1, cot_share=0.42, textual_share=0.85, seed=8, cot_answer_weight=5.0,
-    task_weights={"textual": {"rendered_text": 2.0, "counting": 5.0, "cards": 1.0},
-                  "cot": {"rendered_text": 3.0, "counting": 4.0, "cards": 3.0}},
-    knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS_V5}, checkpoint_every=50,
-)
-V5B_COMMAND = (
-    "skillgap train-tiny --recipe default --phase phase8 --init-from v5/phase7/model --out v5"
-)
-
-
-def _v5b_phase() -> Phase:
-    return Phase(
+    ),
+    # v5, second phase: phase 7's CoT wrote the right intermediate and then computed its answer
+    # wrongly (the arithmetic and the count that the textual skills do well alone), so CoT answers
+    # weigh five times as much, with more CoT examples again, seed 8.
+    Phase(
         name="phase8",
-        config=V5B_CONFIG,
-        command=V5B_COMMAND,
+        config=TrainConfig(
+            steps=300, batch_size=192, lr=2e-4, warmup_steps=10, decay_fraction=0.5,
+            direct_share=0.1, cot_share=0.42, textual_share=0.85, seed=8, cot_answer_weight=5.0,
+            task_weights={"textual": {"rendered_text": 2.0, "counting": 5.0, "cards": 1.0},
+                          "cot": {"rendered_text": 3.0, "counting": 4.0, "cards": 3.0}},
+            knobs={"direct": EASY_KNOBS, "cot": COT_KNOBS_V5}, checkpoint_every=50,
+        ),
+        command=_RESUME.format(phase="phase8", start="v5/phase7/model", out="v5"),
         note="v5, second phase: CoT answers weigh five times the rest of a CoT example's tokens",
-    )
+    ),
+]
+
+#: How many of ``PHASES`` made each shipped version (``default``: the model shipped now).
+_VERSIONS = {"v1": 3, "v2": 4, "v3": 5, "v4": 6, "default": len(PHASES)}
+
+
+
+def _first(count: int) -> list[Phase]:
+    return PHASES[:count]
 
 
 RECIPES: dict[str, Callable[[], list[Phase]]] = {
-    "v1": _v1_phases,
-    "v2": lambda: [*_v1_phases(), _v2_phase()],
-    "v3": lambda: [*_v1_phases(), _v2_phase(), _v3_phase()],
-    "v4": lambda: [*_v1_phases(), _v2_phase(), _v3_phase(), _v4_phase()],
-    "default": lambda: [*_v1_phases(), _v2_phase(), _v3_phase(), _v4_phase(), _v5_phase(),
-                        _v5b_phase()],
+    name: partial(_first, count) for name, count in _VERSIONS.items()
 }
 
 
@@ -926,6 +880,7 @@ __all__ = [
     "COT_KNOBS_V5",
     "EASY_KNOBS",
     "KINDS",
+    "PHASES",
     "RECIPES",
     "BatchMaker",
     "Phase",
